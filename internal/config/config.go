@@ -1,0 +1,322 @@
+// Package config owns chatgate's configuration: the YAML file, the
+// environment overrides (CHATGATE_<SECTION>_<KEY>, derived from the YAML
+// names) and the defaults. docs/configuration.md is the reference.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/chatgate/chatgate/protocol"
+)
+
+// Roles a process can run.
+const (
+	RoleGateway    = "gateway"
+	RoleRouter     = "router"
+	RolePushWorker = "pushworker"
+	RoleAdmin      = "admin"
+)
+
+// Config is the whole configuration of one chatgate process.
+type Config struct {
+	// Node names this process in routes and delivery streams. Empty: the
+	// host name plus a random suffix, so a restarted process never reads
+	// the stale deliveries of its previous life.
+	Node string `yaml:"node"`
+	// Roles this process runs; empty or "all": every role.
+	Roles []string `yaml:"roles"`
+
+	Redis   Redis   `yaml:"redis"`
+	Gateway Gateway `yaml:"gateway"`
+	Router  Router  `yaml:"router"`
+	Store   Store   `yaml:"store"`
+	Metrics Metrics `yaml:"metrics"`
+	Log     Log     `yaml:"log"`
+	// Apps are created (or updated) in the store at start.
+	Apps []App `yaml:"apps"`
+	// DevApp is the app the embedded mode creates and prints an admin
+	// token for, so that a new user can try chatgate at once.
+	DevApp string `yaml:"dev_app"`
+}
+
+// Redis says where Redis is. With no address, chatgate runs embedded.
+type Redis struct {
+	// Addr is host:port of one Redis; empty with no Addrs: embedded mode.
+	Addr string `yaml:"addr"`
+	// Addrs are the seed nodes of a Redis Cluster.
+	Addrs    []string `yaml:"addrs"`
+	Username string   `yaml:"username"`
+	Password string   `yaml:"password"`
+	DB       int      `yaml:"db"`
+	PoolSize int      `yaml:"pool_size"`
+}
+
+// Embedded reports whether no Redis is configured.
+func (r Redis) Embedded() bool { return r.Addr == "" && len(r.Addrs) == 0 }
+
+// Gateway configures the WebSocket gateway role.
+type Gateway struct {
+	Listen string `yaml:"listen"`
+	Path   string `yaml:"path"`
+	// AllowedOrigins are host patterns (path.Match) browsers may connect
+	// from; empty allows only same-host origins. Non-browser clients send
+	// no Origin and are not affected.
+	AllowedOrigins    []string        `yaml:"allowed_origins"`
+	Heartbeat         time.Duration   `yaml:"heartbeat"`
+	IdleTimeout       time.Duration   `yaml:"idle_timeout"`
+	AuthTimeout       time.Duration   `yaml:"auth_timeout"`
+	WriteTimeout      time.Duration   `yaml:"write_timeout"`
+	RouteTTL          time.Duration   `yaml:"route_ttl"`
+	MaxDevicesPerUser int             `yaml:"max_devices_per_user"`
+	SendQueue         int             `yaml:"send_queue"`
+	DrainTimeout      time.Duration   `yaml:"drain_timeout"`
+	MaxConnections    int             `yaml:"max_connections"`
+	Limits            protocol.Limits `yaml:"limits"`
+}
+
+// Router configures the router role.
+type Router struct {
+	// Partitions is the number of ingress streams. Every process of a
+	// cluster must agree on it; changing it needs a drained cluster.
+	Partitions int           `yaml:"partitions"`
+	Batch      int           `yaml:"batch"`
+	LeaseTTL   time.Duration `yaml:"lease_ttl"`
+	// PushPartitions is the number of push streams.
+	PushPartitions int `yaml:"push_partitions"`
+}
+
+// Store configures retention.
+type Store struct {
+	Retention  time.Duration `yaml:"retention"`
+	InboxMax   int64         `yaml:"inbox_max"`
+	HistoryMax int64         `yaml:"history_max"`
+	IdemTTL    time.Duration `yaml:"idem_ttl"`
+}
+
+// Metrics configures the operations HTTP listener: /metrics, /healthz,
+// /readyz.
+type Metrics struct {
+	Listen string `yaml:"listen"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// App is a tenant declared in the configuration.
+type App struct {
+	ID     string `yaml:"id"`
+	Secret string `yaml:"secret"`
+	Name   string `yaml:"name"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Roles: []string{"all"},
+		Gateway: Gateway{
+			Listen:            "127.0.0.1:8080",
+			Path:              "/ws",
+			Heartbeat:         25 * time.Second,
+			IdleTimeout:       75 * time.Second,
+			AuthTimeout:       10 * time.Second,
+			WriteTimeout:      10 * time.Second,
+			RouteTTL:          90 * time.Second,
+			MaxDevicesPerUser: 10,
+			SendQueue:         256,
+			DrainTimeout:      10 * time.Second,
+			MaxConnections:    100_000,
+			Limits:            protocol.DefaultLimits(),
+		},
+		Router: Router{
+			Partitions:     16,
+			Batch:          256,
+			LeaseTTL:       5 * time.Second,
+			PushPartitions: 8,
+		},
+		Store: Store{
+			Retention:  7 * 24 * time.Hour,
+			InboxMax:   10_000,
+			HistoryMax: 100_000,
+			IdemTTL:    24 * time.Hour,
+		},
+		Metrics: Metrics{Listen: "127.0.0.1:9090"},
+		Log:     Log{Level: "info", Format: "text"},
+		DevApp:  "demo",
+	}
+}
+
+// Load reads the YAML file at path (none if empty) over the defaults, then
+// applies environment overrides from env (os.Environ() form), then checks it.
+func Load(path string, env []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			return cfg, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, env); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// HasRole reports whether the process runs role.
+func (c Config) HasRole(role string) bool {
+	if len(c.Roles) == 0 {
+		return true
+	}
+	for _, r := range c.Roles {
+		if r == role || r == "all" {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks ranges and cross-field rules.
+func (c Config) Validate() error {
+	for _, r := range c.Roles {
+		switch r {
+		case "all", RoleGateway, RoleRouter, RolePushWorker, RoleAdmin:
+		default:
+			return fmt.Errorf("config: roles: unknown role %q", r)
+		}
+	}
+	g := c.Gateway
+	switch {
+	case c.Router.Partitions < 1 || c.Router.Partitions > 1024:
+		return fmt.Errorf("config: router.partitions must be 1-1024")
+	case c.Router.PushPartitions < 1 || c.Router.PushPartitions > 1024:
+		return fmt.Errorf("config: router.push_partitions must be 1-1024")
+	case c.Router.Batch < 1 || c.Router.Batch > 10_000:
+		return fmt.Errorf("config: router.batch must be 1-10000")
+	case c.Router.LeaseTTL < time.Second:
+		return fmt.Errorf("config: router.lease_ttl must be at least 1s")
+	case g.Heartbeat < time.Second || g.IdleTimeout <= g.Heartbeat:
+		return fmt.Errorf("config: gateway.idle_timeout must exceed gateway.heartbeat (>= 1s)")
+	case g.RouteTTL < 3*time.Second:
+		return fmt.Errorf("config: gateway.route_ttl must be at least 3s")
+	case g.SendQueue < 1:
+		return fmt.Errorf("config: gateway.send_queue must be positive")
+	case g.MaxDevicesPerUser < 0:
+		return fmt.Errorf("config: gateway.max_devices_per_user must be >= 0 (0: no cap)")
+	case g.Limits.MaxFrameBytes < 1024 || g.Limits.MaxContentBytes > g.Limits.MaxFrameBytes:
+		return fmt.Errorf("config: gateway.limits: max_frame_bytes must be >= 1024 and >= max_content_bytes")
+	case g.Limits.MaxSyncLimit < 1 || g.Limits.FramesPerSecond < 1 || g.Limits.FrameBurst < 1:
+		return fmt.Errorf("config: gateway.limits: max_sync_limit, frames_per_second and frame_burst must be positive")
+	case c.Store.Retention < time.Minute:
+		return fmt.Errorf("config: store.retention must be at least 1m")
+	}
+	for _, a := range c.Apps {
+		if !protocol.ValidAppID(a.ID) {
+			return fmt.Errorf("config: apps: bad app id %q", a.ID)
+		}
+		if len(a.Secret) < 16 {
+			return fmt.Errorf("config: apps: %s: secret must be at least 16 bytes", a.ID)
+		}
+	}
+	if c.DevApp != "" && !protocol.ValidAppID(c.DevApp) {
+		return fmt.Errorf("config: dev_app: bad app id %q", c.DevApp)
+	}
+	return nil
+}
+
+// applyEnv sets every field that has a CHATGATE_ variable: the name is the
+// YAML path in upper case joined by '_' (gateway.route_ttl ->
+// CHATGATE_GATEWAY_ROUTE_TTL). Lists are comma-separated.
+func applyEnv(cfg *Config, env []string) error {
+	vars := map[string]string{}
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, "CHATGATE_") {
+			vars[k] = v
+		}
+	}
+	if len(vars) == 0 {
+		return nil
+	}
+	return walkEnv(reflect.ValueOf(cfg).Elem(), "CHATGATE", vars)
+}
+
+func walkEnv(v reflect.Value, name string, vars map[string]string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		key := name + "_" + strings.ToUpper(tag)
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct {
+			if err := walkEnv(fv, key, vars); err != nil {
+				return err
+			}
+			continue
+		}
+		s, ok := vars[key]
+		if !ok {
+			continue
+		}
+		if err := setField(fv, s); err != nil {
+			return fmt.Errorf("config: %s=%q: %w", key, s, err)
+		}
+	}
+	return nil
+}
+
+func setField(fv reflect.Value, s string) error {
+	switch {
+	case fv.Type() == reflect.TypeOf(time.Duration(0)):
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(int64(d))
+	case fv.Kind() == reflect.String:
+		fv.SetString(s)
+	case fv.Kind() == reflect.Int || fv.Kind() == reflect.Int64 || fv.Kind() == reflect.Int32:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(n)
+	case fv.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		fv.SetBool(b)
+	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.String:
+		var parts []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		fv.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+// Package protocol owns the chatgate client<->gateway wire protocol v1: the
+// frame types, their fields, the numeric error and kick codes and the limits
+// every frame is checked against. PROTOCOL.md in this directory is the
+// normative spec; this package is its Go implementation, shared by the
+// gateway, the bundled client and the load-test harness.
+package protocol
+
+import (
+	"encoding/json"
+	"strconv"
+)
+
+// Subprotocol is the WebSocket subprotocol a client must offer. The version
+// is in the name so that a future v2 can be negotiated side by side.
+const Subprotocol = "chatgate.v1.json"
+
+// Frame types sent by clients.
+const (
+	TypeAuth  = "auth"
+	TypeSend  = "send"
+	TypeDAck  = "dack"
+	TypeSync  = "sync"
+	TypeState = "state"
+	TypePing  = "ping"
+)
+
+// Frame types sent by the server.
+const (
+	TypeHello   = "hello"
+	TypeAck     = "ack"
+	TypeErr     = "err"
+	TypeMsg     = "msg"
+	TypeSyncRes = "sync_res"
+	TypeKick    = "kick"
+	TypePong    = "pong"
+)
+
+// Platforms a device may declare in its auth frame.
+const (
+	PlatformIOS     = 1
+	PlatformAndroid = 2
+	PlatformWindows = 3
+	PlatformMac     = 4
+	PlatformLinux   = 5
+	PlatformWeb     = 6
+)
+
+// Frame is every frame of protocol v1, client or server, flattened into one
+// struct: a frame is a JSON object whose "t" names its type and whose other
+// members are the fields that type uses. One struct keeps decoding to a
+// single pass; Validate says which fields each client type requires.
+type Frame struct {
+	T   string `json:"t"`
+	Rid uint32 `json:"rid,omitempty"`
+
+	// auth
+	Token     string `json:"token,omitempty"`
+	AppID     string `json:"app_id,omitempty"`
+	DeviceSN  int32  `json:"device_sn,omitempty"`
+	Platform  int    `json:"platform,omitempty"`
+	PushToken string `json:"push_token,omitempty"`
+	Notifier  string `json:"notifier,omitempty"`
+
+	// send
+	CMID    string `json:"cmid,omitempty"`
+	From    int64  `json:"from,omitempty"`
+	ToUser  int64  `json:"to_user,omitempty"`
+	ToGroup int64  `json:"to_group,omitempty"`
+	Type    string `json:"type,omitempty"`
+	Content string `json:"content,omitempty"`
+	Ext     string `json:"ext,omitempty"`
+
+	// dack, sync, ack
+	ID    ID  `json:"id,omitempty"`
+	After ID  `json:"after,omitempty"`
+	Limit int `json:"limit,omitempty"`
+
+	// state
+	BG *bool `json:"bg,omitempty"`
+
+	// server frames
+	TS      int64      `json:"ts,omitempty"`
+	Code    int        `json:"code,omitempty"`
+	Msg     string     `json:"msg,omitempty"`
+	Reason  string     `json:"reason,omitempty"`
+	Message *Message   `json:"message,omitempty"`
+	Msgs    []*Message `json:"msgs,omitempty"`
+	HasMore bool       `json:"has_more,omitempty"`
+	Next    ID         `json:"next,omitempty"`
+	Hello   *Hello     `json:"hello,omitempty"`
+}
+
+// Hello is the body of the server's hello frame.
+type Hello struct {
+	Session   string `json:"session"`
+	Node      string `json:"node"`
+	UserID    int64  `json:"user_id"`
+	DeviceSN  int32  `json:"device_sn"`
+	Heartbeat int    `json:"heartbeat"`
+	Resume    ID     `json:"resume"`
+	Limits    Limits `json:"limits"`
+}
+
+// Message is a chat message as stored, delivered and synced. Conv names the
+// conversation: "u:<low>:<high>" for two users, "g:<group_id>" for a group.
+type Message struct {
+	ID      ID     `json:"id"`
+	Conv    string `json:"conv"`
+	From    int64  `json:"from"`
+	FromDev int32  `json:"from_dev"`
+	ToUser  int64  `json:"to_user,omitempty"`
+	ToGroup int64  `json:"to_group,omitempty"`
+	Type    string `json:"type"`
+	Content string `json:"content"`
+	Ext     string `json:"ext,omitempty"`
+	CMID    string `json:"cmid,omitempty"`
+	TS      int64  `json:"ts"`
+}
+
+// ID is a server message id. It travels as a JSON string of decimal digits
+// because ids use all 63 bits and JavaScript numbers hold only 53.
+type ID int64
+
+// MarshalJSON encodes the id as a decimal string.
+func (id ID) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 22)
+	b = append(b, '"')
+	b = strconv.AppendInt(b, int64(id), 10)
+	return append(b, '"'), nil
+}
+
+// UnmarshalJSON accepts a decimal string (the documented form) or a bare
+// number, so that hand-written clients that send numbers still work.
+func (id *ID) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	if s == "" || s == "null" {
+		*id = 0
+		return nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return &json.UnsupportedValueError{Str: "message id must be a non-negative decimal int64"}
+	}
+	*id = ID(v)
+	return nil
+}
+
+// String is the decimal form of the id.
+func (id ID) String() string { return strconv.FormatInt(int64(id), 10) }

@@ -1,0 +1,94 @@
+// Package store owns chatgate's Redis data model: apps, users, devices, live
+// routes, group membership, message bodies, conversation history, per-user
+// inboxes, delivery cursors and send idempotency.
+//
+// Every key of one user shares the hash tag {<app>:<user_id>} and every key
+// of one conversation the hash tag {<app>:<conv>}, so each operation touches
+// one cluster slot and the same code runs on one Redis or on Redis Cluster.
+// docs/data-model.md describes each key.
+package store
+
+import (
+	"strconv"
+)
+
+// Key prefixes. Kept short: they are repeated in millions of keys.
+const (
+	prefix = "cg:"
+)
+
+func userTag(app string, uid int64) string {
+	return "{" + app + ":" + strconv.FormatInt(uid, 10) + "}"
+}
+
+func convTag(app, conv string) string { return "{" + app + ":" + conv + "}" }
+
+// AppKey is the hash of one app: secret, name, created.
+func AppKey(app string) string { return prefix + "app:{" + app + "}" }
+
+// AppsKey is the set of every app id.
+func AppsKey() string { return prefix + "apps" }
+
+// UserKey is the hash of one user's settings (disabled, ...).
+func UserKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":info" }
+
+// DevicesKey is the hash device_sn -> Device JSON of one user.
+func DevicesKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":dev" }
+
+// RoutesKey is the hash device_sn -> route of one user's live connections.
+func RoutesKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":rt" }
+
+// InboxKey is the sorted set (lex order) of "<id>:<conv>" a user's devices sync from.
+func InboxKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":ib" }
+
+// CursorKey is the hash device_sn -> highest message id the device acked.
+func CursorKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":cur" }
+
+// UserGroupsKey is the set of group ids a user belongs to.
+func UserGroupsKey(app string, uid int64) string {
+	return prefix + "u:" + userTag(app, uid) + ":groups"
+}
+
+// IdemKey records the server id given to one client message id of one device.
+func IdemKey(app string, uid int64, dev int32, cmid string) string {
+	return prefix + "u:" + userTag(app, uid) + ":idem:" + strconv.FormatInt(int64(dev), 10) + ":" + cmid
+}
+
+// HistoryKey is the sorted set (lex order) of message ids of one conversation.
+func HistoryKey(app, conv string) string { return prefix + "c:" + convTag(app, conv) + ":h" }
+
+// BodyKey holds one message's JSON, stored once whatever the recipient count.
+func BodyKey(app, conv string, id int64) string {
+	return prefix + "c:" + convTag(app, conv) + ":m:" + strconv.FormatInt(id, 10)
+}
+
+// GroupConv is the conversation id of a group.
+func GroupConv(gid int64) string { return "g:" + strconv.FormatInt(gid, 10) }
+
+// GroupMembersKey is the set of member user ids of a group.
+func GroupMembersKey(app string, gid int64) string {
+	return prefix + "c:" + convTag(app, GroupConv(gid)) + ":mem"
+}
+
+// GroupInfoKey is the hash of a group's attributes.
+func GroupInfoKey(app string, gid int64) string {
+	return prefix + "c:" + convTag(app, GroupConv(gid)) + ":info"
+}
+
+// lexID renders an id as a fixed-width decimal so that the lexicographic
+// order of sorted-set members is the numeric order of ids. Sorted-set scores
+// are doubles and would round 63-bit ids.
+func lexID(id int64) string {
+	const width = 19
+	s := strconv.FormatInt(id, 10)
+	if len(s) >= width {
+		return s
+	}
+	b := make([]byte, width)
+	pad := width - len(s)
+	for i := 0; i < pad; i++ {
+		b[i] = '0'
+	}
+	copy(b[pad:], s)
+	return string(b)
+}
