@@ -1,0 +1,17 @@
+# Shortcuts; the README commands are the reference.
+.PHONY: run test ci build docker
+
+run:
+	go run ./cmd/chatgate serve
+
+test:
+	go test -race -timeout 12m ./...
+
+ci:
+	.ci/run
+
+build:
+	CGO_ENABLED=0 go build -trimpath -o bin/chatgate ./cmd/chatgate
+
+docker:
+	docker build -t chatgate .

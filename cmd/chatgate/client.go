@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/chatgate/chatgate/client"
+	"github.com/chatgate/chatgate/protocol"
+)
+
+type clientOpts struct {
+	url      string
+	app      string
+	token    string
+	device   int
+	platform int
+	toUser   int64
+	toGroup  int64
+	send     string
+	msgType  string
+	timeout  time.Duration
+}
+
+func clientFlags(w io.Writer) (*flag.FlagSet, *clientOpts) {
+	o := &clientOpts{}
+	fs := newFlagSet("client", "-token T [-url ws://127.0.0.1:8080/ws] [-app demo] [-device 1] [-to-user N | -to-group G] [-send text]", w)
+	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "gateway WebSocket URL; several, comma-separated, are tried in turn on reconnect")
+	fs.StringVar(&o.app, "app", "demo", "app id")
+	fs.StringVar(&o.token, "token", "", "user access token (default $CHATGATE_TOKEN)")
+	fs.IntVar(&o.device, "device", 1, "device_sn of this client: each device of a user needs its own")
+	fs.IntVar(&o.platform, "platform", protocol.PlatformLinux, "platform: 1 ios, 2 android, 3 windows, 4 mac, 5 linux, 6 web")
+	fs.Int64Var(&o.toUser, "to-user", 0, "send typed lines to this user")
+	fs.Int64Var(&o.toGroup, "to-group", 0, "send typed lines to this group")
+	fs.StringVar(&o.send, "send", "", "send this one message to the target, print the ack and exit")
+	fs.StringVar(&o.msgType, "type", "text", "message type of what is sent")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "with -send: how long to wait for the connection and the ack")
+	return fs, o
+}
+
+// target is where typed lines go.
+type target struct {
+	user, group int64
+}
+
+func (t target) String() string {
+	switch {
+	case t.user != 0:
+		return "user " + strconv.FormatInt(t.user, 10)
+	case t.group != 0:
+		return "group " + strconv.FormatInt(t.group, 10)
+	}
+	return "nobody"
+}
+
+func (t target) set() bool { return t.user != 0 || t.group != 0 }
+
+func runClient(ctx context.Context, args []string, std stdio) error {
+	fs, o := clientFlags(std.stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.token == "" {
+		o.token = std.getenv("CHATGATE_TOKEN")
+	}
+	to := target{user: o.toUser, group: o.toGroup}
+	switch {
+	case o.token == "":
+		fmt.Fprintln(std.stderr, "-token is required (chatgate serve prints tokens in embedded mode; chatgate token mints them)")
+		fs.Usage()
+		return errUsage
+	case o.toUser != 0 && o.toGroup != 0:
+		fmt.Fprintln(std.stderr, "give at most one of -to-user and -to-group")
+		return errUsage
+	case o.toUser < 0 || o.toGroup < 0:
+		fmt.Fprintln(std.stderr, "-to-user and -to-group must be positive")
+		return errUsage
+	case o.device <= 0 || o.device > 1<<31-1:
+		fmt.Fprintln(std.stderr, "-device must be a positive int32")
+		return errUsage
+	case o.send != "" && !to.set():
+		fmt.Fprintln(std.stderr, "-send needs -to-user or -to-group")
+		return errUsage
+	}
+	var urls []string
+	for _, u := range strings.Split(o.url, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	if len(urls) == 0 {
+		fmt.Fprintln(std.stderr, "-url is required")
+		return errUsage
+	}
+	cfg := client.Config{
+		URL: urls[0], AppID: o.app, Token: o.token, DeviceSN: int32(o.device), Platform: o.platform,
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if o.send != "" {
+		return sendOnce(ctx, cfg, to, o, std)
+	}
+	return interactive(ctx, client.SessionConfig{Config: cfg, URLs: urls}, to, o.msgType, std)
+}
+
+// sendOnce is the scripting mode: one connection, one message, the ack.
+func sendOnce(ctx context.Context, cfg client.Config, to target, o *clientOpts, std stdio) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	conn, err := client.Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ack, err := conn.Send(ctx, client.Outgoing{ToUser: to.user, ToGroup: to.group, Type: o.msgType, Content: o.send})
+	if err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	fmt.Fprintf(std.stdout, "sent id=%s cmid=%s ts=%d\n", ack.ID, ack.CMID, ack.TS)
+	return nil
+}
+
+// printer serialises the lines of the goroutines that print.
+type printer struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (p *printer) printf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format, args...)
+}
+
+// interactive runs a Session: it syncs what this device missed, prints
+// every message, sends every typed line and reconnects on its own.
+func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgType string, std stdio) error {
+	out := &printer{w: std.stdout}
+	info := &printer{w: std.stderr}
+	cfg.OnConnect = func(h *protocol.Hello) {
+		info.printf("* connected to %s as user %d, device %d; catching up\n", h.Node, h.UserID, h.DeviceSN)
+	}
+	cfg.OnDisconnect = func(err error) {
+		info.printf("* disconnected (%v); reconnecting\n", err)
+	}
+	sess, err := client.StartSession(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+
+	recvDone := make(chan struct{})
+	go func() {
+		defer close(recvDone)
+		for m := range sess.Messages() {
+			out.printf("%s\n", formatMessage(m.Message))
+		}
+	}()
+
+	if err := sess.Ready(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	info.printf("* ready; sending to %s. Type a message and press Enter; /help for commands.\n", to)
+
+	// Reading stdin blocks in a way no context can interrupt; the reader
+	// ends at EOF, and otherwise with the process.
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(std.stdin)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-recvDone:
+				return
+			}
+		}
+	}()
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sess.Done():
+			<-recvDone
+			if err := sess.Err(); !errors.Is(err, client.ErrClosed) {
+				return err
+			}
+			return nil
+		case line, ok := <-lines:
+			if !ok {
+				// EOF: let what is in flight arrive, then leave.
+				return nil
+			}
+			line = strings.TrimSpace(line)
+			if line == "" {
+				continue
+			}
+			if strings.HasPrefix(line, "/") {
+				quit, err := slashCommand(line, &to, info)
+				if err != nil {
+					info.printf("* %v\n", err)
+				}
+				if quit {
+					return nil
+				}
+				continue
+			}
+			if !to.set() {
+				info.printf("* no target: start with -to-user N or -to-group G, or type /to-user N\n")
+				continue
+			}
+			ack, err := sess.Send(ctx, client.Outgoing{ToUser: to.user, ToGroup: to.group, Type: msgType, Content: line})
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				info.printf("* not sent: %v\n", err)
+				continue
+			}
+			info.printf("* sent to %s (id %s)\n", to, ack.ID)
+		}
+	}
+}
+
+// slashCommand handles the slash commands of the interactive mode.
+func slashCommand(line string, to *target, info *printer) (quit bool, err error) {
+	fields := strings.Fields(line)
+	switch fields[0] {
+	case "/quit", "/exit":
+		return true, nil
+	case "/help":
+		info.printf("* /to-user N    send to user N from now on\n* /to-group G   send to group G from now on\n* /quit         leave (so does Ctrl-D)\n")
+		return false, nil
+	case "/to-user", "/to-group":
+		if len(fields) != 2 {
+			return false, fmt.Errorf("usage: %s N", fields[0])
+		}
+		n, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil || n <= 0 {
+			return false, fmt.Errorf("%s: %q is not a positive id", fields[0], fields[1])
+		}
+		if fields[0] == "/to-user" {
+			*to = target{user: n}
+		} else {
+			*to = target{group: n}
+		}
+		info.printf("* sending to %s\n", to)
+		return false, nil
+	}
+	return false, fmt.Errorf("unknown command %s; /help lists them", fields[0])
+}
+
+// formatMessage renders a received message as one line:
+// "[conv] from <user>: <content>".
+func formatMessage(m *protocol.Message) string {
+	content := m.Content
+	if m.Type != "" && m.Type != "text" {
+		content = "(" + m.Type + ") " + content
+	}
+	// One message, one line: a multi-line message must not look like
+	// several.
+	content = strings.ReplaceAll(content, "\n", `\n`)
+	return fmt.Sprintf("[%s] from %d: %s", m.Conv, m.From, content)
+}
