@@ -63,6 +63,11 @@ func Decode(data []byte, lim Limits) (*Frame, *Error) {
 	if len(data) > lim.MaxFrameBytes {
 		return nil, Errorf(CodeFrameTooLarge, fmt.Sprintf("frame is %d bytes, limit %d", len(data), lim.MaxFrameBytes))
 	}
+	// encoding/json silently replaces invalid UTF-8 with U+FFFD, which would
+	// store mangled content; a JSON text must be UTF-8 anyway (RFC 8259).
+	if !utf8.Valid(data) {
+		return nil, Errorf(CodeBadFrame, "frame is not valid UTF-8")
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, Errorf(CodeBadFrame, "frame must be a JSON object")
@@ -80,7 +85,9 @@ func Decode(data []byte, lim Limits) (*Frame, *Error) {
 		}
 		return nil, Errorf(CodeBadFrame, "malformed JSON")
 	}
-	if dec.More() {
+	// More() misses a trailing ']' or '}', so compare offsets instead:
+	// trimmed ends in non-space, so the object must end exactly there.
+	if dec.InputOffset() != int64(len(trimmed)) {
 		return nil, Errorf(CodeBadFrame, "trailing data after the frame")
 	}
 	if err := f.Validate(lim); err != nil {
@@ -140,8 +147,12 @@ func (f *Frame) validateAuth(lim Limits) *Error {
 		return Errorf(CodeMissingField, `"app_id" is required`)
 	case !ValidAppID(f.AppID):
 		return Errorf(CodeBadValue, `"app_id" must be 1-64 characters of [A-Za-z0-9_-]`)
-	case f.DeviceSN <= 0:
-		return Errorf(CodeMissingField, `"device_sn" must be a positive int32`)
+	case f.DeviceSN == 0:
+		return Errorf(CodeMissingField, `"device_sn" is required`)
+	case f.DeviceSN < 0:
+		return Errorf(CodeBadValue, `"device_sn" must be a positive int32`)
+	case f.Platform == 0:
+		return Errorf(CodeMissingField, `"platform" is required`)
 	case f.Platform < PlatformIOS || f.Platform > PlatformWeb:
 		return Errorf(CodeBadValue, `"platform" must be 1-6`)
 	case len(f.PushToken) > 512 || len(f.Notifier) > 64:
@@ -156,8 +167,10 @@ func (f *Frame) validateSend(lim Limits) *Error {
 		return Errorf(CodeMissingField, `"cmid" is required`)
 	case len(f.CMID) > lim.MaxCMIDBytes || strings.ContainsAny(f.CMID, ":\x00"):
 		return Errorf(CodeBadValue, fmt.Sprintf(`"cmid" must be at most %d bytes without ':'`, lim.MaxCMIDBytes))
-	case (f.ToUser == 0) == (f.ToGroup == 0):
+	case f.ToUser == 0 && f.ToGroup == 0:
 		return Errorf(CodeMissingField, `exactly one of "to_user" and "to_group" is required`)
+	case f.ToUser != 0 && f.ToGroup != 0:
+		return Errorf(CodeBadValue, `only one of "to_user" and "to_group" may be given`)
 	case f.ToUser < 0 || f.ToGroup < 0:
 		return Errorf(CodeBadValue, `"to_user" and "to_group" must be positive`)
 	case f.Type == "":

@@ -140,8 +140,9 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 		*id = 0
 		return nil
 	}
+	// ParseInt alone would also take "+5" and "-0"; the spec says digits.
 	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 {
+	if err != nil || v < 0 || s[0] < '0' || s[0] > '9' {
 		return &json.UnsupportedValueError{Str: "message id must be a non-negative decimal int64"}
 	}
 	*id = ID(v)
