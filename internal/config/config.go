@@ -133,7 +133,7 @@ func Default() Config {
 			WriteTimeout:      10 * time.Second,
 			RouteTTL:          90 * time.Second,
 			MaxDevicesPerUser: 10,
-			SendQueue:         256,
+			SendQueue:         1024,
 			DrainTimeout:      10 * time.Second,
 			MaxConnections:    100_000,
 			Limits:            protocol.DefaultLimits(),
