@@ -59,7 +59,9 @@ func runMain(m *testing.M) int {
 // cluster is one test's set of processes sharing one redis-server.
 type cluster struct {
 	t     *testing.T
-	redis string
+	redis string // a single Redis, for the test's own store access
+	// redisYAML is the redis section of every process's configuration.
+	redisYAML string
 	dir   string
 	mu    sync.Mutex
 	procs map[string]*proc
@@ -82,9 +84,26 @@ func newCluster(t *testing.T) *cluster {
 	if testing.Short() {
 		t.Skip("multi-process test; skipped with -short")
 	}
-	c := &cluster{t: t, redis: redistest.Start(t), dir: t.TempDir(), procs: map[string]*proc{}}
+	addr := redistest.Start(t)
+	c := &cluster{t: t, redis: addr, redisYAML: fmt.Sprintf("{addr: %q}", addr), dir: t.TempDir(), procs: map[string]*proc{}}
 	t.Cleanup(c.stopAll)
 	return c
+}
+
+// newRedisClusterCluster is newCluster on a real three-node Redis Cluster.
+func newRedisClusterCluster(t *testing.T) (*cluster, []string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("multi-process test; skipped with -short")
+	}
+	addrs := redistest.StartCluster(t)
+	quoted := make([]string, len(addrs))
+	for i, a := range addrs {
+		quoted[i] = fmt.Sprintf("%q", a)
+	}
+	c := &cluster{t: t, redisYAML: "{addrs: [" + strings.Join(quoted, ", ") + "]}", dir: t.TempDir(), procs: map[string]*proc{}}
+	t.Cleanup(c.stopAll)
+	return c, addrs
 }
 
 func freeAddr(t *testing.T) string {
@@ -107,7 +126,7 @@ func (c *cluster) start(name, roles string) *proc {
 	rolesYAML := "[" + strings.ReplaceAll(roles, ",", ", ") + "]"
 	cfg := fmt.Sprintf(`node: %s
 roles: %s
-redis: {addr: %q}
+redis: %s
 gateway:
   listen: %q
   heartbeat: 2s
@@ -122,7 +141,7 @@ metrics: {listen: %q}
 log: {level: info, format: text}
 apps:
   - {id: %s, secret: %q, name: e2e}
-`, name+"-"+fmt.Sprint(time.Now().UnixNano()%1e6), rolesYAML, c.redis, p.wsAddr, p.opsAddr, testApp, testSecret)
+`, name+"-"+fmt.Sprint(time.Now().UnixNano()%1e6), rolesYAML, c.redisYAML, p.wsAddr, p.opsAddr, testApp, testSecret)
 	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o600); err != nil {
 		c.t.Fatal(err)
 	}

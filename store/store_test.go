@@ -15,11 +15,19 @@ import (
 	"github.com/chatgate/chatgate/internal/redistest"
 )
 
-// backends runs each test on a real redis-server and on miniredis, the
-// in-process server of the embedded mode: both must behave the same.
+// backends runs each test on a real redis-server, on a real three-node
+// Redis Cluster (every operation must stay within one hash slot) and on
+// miniredis, the in-process server of the embedded mode.
 func backends(t *testing.T, fn func(t *testing.T, s *Store, app string)) {
 	t.Run("redis", func(t *testing.T) {
 		c := redistest.Client(t)
+		fn(t, New(c, Options{}), fmt.Sprintf("t%d", time.Now().UnixNano()))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("starts a three-node Redis Cluster")
+		}
+		c := redistest.ClusterClient(t)
 		fn(t, New(c, Options{}), fmt.Sprintf("t%d", time.Now().UnixNano()))
 	})
 	t.Run("miniredis", func(t *testing.T) {

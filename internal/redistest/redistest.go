@@ -48,7 +48,9 @@ func Client(tb testing.TB) *redis.Client {
 
 // StartServer starts redis-server on a free loopback port without
 // persistence and waits until it answers. Use it from TestMain.
-func StartServer() (*Server, error) {
+func StartServer() (*Server, error) { return startServer() }
+
+func startServer(extra ...string) (*Server, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server not found on PATH (apt-get install redis-server): %w", err)
@@ -58,9 +60,10 @@ func StartServer() (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
-			"--maxclients", "10000")
+			"--maxclients", "10000"}, extra...)
+		cmd := exec.Command(bin, args...)
 		stdout, _ := cmd.StdoutPipe()
 		cmd.Stderr = cmd.Stdout
 		if err := cmd.Start(); err != nil {
