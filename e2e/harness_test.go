@@ -62,9 +62,9 @@ type cluster struct {
 	redis string // a single Redis, for the test's own store access
 	// redisYAML is the redis section of every process's configuration.
 	redisYAML string
-	dir   string
-	mu    sync.Mutex
-	procs map[string]*proc
+	dir       string
+	mu        sync.Mutex
+	procs     map[string]*proc
 }
 
 // proc is one chatgate process.
