@@ -1,0 +1,66 @@
+package router
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/chatgate/chatgate/store"
+)
+
+// pushJob encodes the bus.PushJob entries of one message. A job is the
+// device's half (small) spliced with the message's half, which is encoded
+// once per message: a group message to thousands of offline devices would
+// otherwise escape its content thousands of times. The field names are
+// bus.PushJob's; push_test.go holds the two in step.
+type pushJob struct {
+	msg []byte
+}
+
+type pushDevice struct {
+	App       string `json:"app"`
+	User      int64  `json:"user"`
+	Device    int32  `json:"dev"`
+	Platform  int    `json:"platform"`
+	PushToken string `json:"push_token"`
+	Notifier  string `json:"notifier,omitempty"`
+	TokenAt   int64  `json:"token_at,omitempty"`
+}
+
+type pushMessage struct {
+	MsgID   int64  `json:"msg_id"`
+	Conv    string `json:"conv"`
+	From    int64  `json:"from"`
+	ToGroup int64  `json:"to_group,omitempty"`
+	Type    string `json:"type"`
+	Content string `json:"content"`
+	Ext     string `json:"ext,omitempty"`
+	TS      int64  `json:"ts"`
+}
+
+func (pj *pushJob) encode(e *entry, conv string, ts int64, user int64, d *store.Device) ([]byte, error) {
+	s := &e.send
+	if pj.msg == nil {
+		m, err := json.Marshal(&pushMessage{
+			MsgID: e.id, Conv: conv, From: s.From, ToGroup: s.ToGroup,
+			Type: s.Type, Content: s.Content, Ext: s.Ext, TS: ts,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("encode push job of %d: %w", e.id, err)
+		}
+		pj.msg = m
+	}
+	dev, err := json.Marshal(&pushDevice{
+		App: s.App, User: user, Device: d.SN, Platform: d.Platform,
+		PushToken: d.PushToken, Notifier: d.Notifier, TokenAt: d.TokenAt,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode push job of %d: %w", e.id, err)
+	}
+	// Both halves are non-empty objects: "{dev...}" + "{msg...}" becomes
+	// "{dev...,msg...}". The pipeline keeps the result until it is sent,
+	// so each job gets its own buffer.
+	out := make([]byte, 0, len(dev)+len(pj.msg))
+	out = append(out, dev[:len(dev)-1]...)
+	out = append(out, ',')
+	return append(out, pj.msg[1:]...), nil
+}
