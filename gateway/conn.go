@@ -154,13 +154,18 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serve reads frames until the connection ends, then tears it down.
+//
+// This goroutine is all an idle connection keeps, so it does nothing deep
+// itself: it parks in idleWait, and each frame is read and handled (the
+// WebSocket library's reader, decoding, auth, Redis calls) on a short-lived
+// goroutine whose grown stack goes back to the runtime's pool when the
+// frame is done. Otherwise every ping would regrow this goroutine's stack
+// to 8 KiB, which the garbage collector shrinks only at its next cycle:
+// rarely, on an idle server. Frames stay strictly sequential, because serve
+// waits for each step before it looks for the next frame.
 func (c *conn) serve() {
 	defer c.teardown()
-	defer func() {
-		if p := recover(); p != nil {
-			c.g.log.Error("connection handler panicked", "conn", c.id, "panic", p, "stack", string(debug.Stack()))
-		}
-	}()
+	done := make(chan bool, 1)
 	for first := true; ; first = false {
 		// Before the first frame the bytes a client sent right behind its
 		// handshake may sit in the library's reader, out of sight of
@@ -170,28 +175,45 @@ func (c *conn) serve() {
 				return
 			}
 		}
-		typ, data, bp, err := c.readFrame()
-		if errors.Is(err, errFrameTooLarge) {
-			var counters []prometheus.Counter
-			if !c.authed.Load() {
-				counters = append(counters, c.g.m.connects.WithLabelValues(protocol.CodeFrameTooLarge.String()))
-			}
-			c.closeWithErr(0, protocol.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes", c.g.cfg.Limits.MaxFrameBytes), counters...)
-			<-c.done
-			return
-		}
-		if err != nil {
-			return
-		}
-		stop := c.handle(typ, data)
-		c.g.putReadBuf(bp)
-		if stop {
-			// A closing frame is queued: let the writer send it and
-			// perform the close handshake, which reads the peer's reply.
-			<-c.done
+		go c.step(done)
+		if stop := <-done; stop {
 			return
 		}
 	}
+}
+
+// step reads and handles one frame and reports on done whether the
+// connection is finished.
+func (c *conn) step(done chan<- bool) {
+	stop := true
+	defer func() {
+		if p := recover(); p != nil {
+			c.g.log.Error("connection handler panicked", "conn", c.id, "panic", p, "stack", string(debug.Stack()))
+		}
+		done <- stop
+	}()
+	typ, data, bp, err := c.readFrame()
+	if errors.Is(err, errFrameTooLarge) {
+		var counters []prometheus.Counter
+		if !c.authed.Load() {
+			counters = append(counters, c.g.m.connects.WithLabelValues(protocol.CodeFrameTooLarge.String()))
+		}
+		c.closeWithErr(0, protocol.CodeFrameTooLarge, fmt.Sprintf("frame over %d bytes", c.g.cfg.Limits.MaxFrameBytes), counters...)
+		<-c.done
+		return
+	}
+	if err != nil {
+		return
+	}
+	stopped := c.handle(typ, data)
+	c.g.putReadBuf(bp)
+	if stopped {
+		// A closing frame is queued: let the writer send it and
+		// perform the close handshake, which reads the peer's reply.
+		<-c.done
+		return
+	}
+	stop = false
 }
 
 var errFrameTooLarge = errors.New("frame over max_frame_bytes")
