@@ -1,6 +1,7 @@
 // Command chatgate is the chatgate binary: `serve` runs the server roles,
-// `client` is a terminal chat client, `token` mints access tokens and
-// `version` says which build this is. Each subcommand has its own flag set;
+// `client` is a terminal chat client, `token` mints access tokens,
+// `loadtest` drives gateways with real clients and `version` says which
+// build this is. Each subcommand has its own flag set;
 // `chatgate help <command>` prints its flags.
 package main
 
@@ -49,6 +50,7 @@ func commands() []command {
 		{name: "serve", summary: "run chatgate (embedded mode when no Redis is configured)", run: runServe, usage: usageOf(serveFlags)},
 		{name: "client", summary: "interactive terminal chat client", run: runClient, usage: usageOf(clientFlags)},
 		{name: "token", summary: "mint an admin or user access token", run: runToken, usage: usageOf(tokenFlags)},
+		{name: "loadtest", summary: "load-test gateways with real clients; a ledger proves nothing was lost", run: runLoadtest, usage: loadtestUsage},
 		{name: "version", summary: "print the version", run: runVersion, usage: usageOf(versionFlags)},
 	}
 }
@@ -97,7 +99,10 @@ func run(ctx context.Context, args []string, std stdio) int {
 			continue
 		}
 		err := c.run(ctx, rest, std)
+		var status exitStatus
 		switch {
+		case errors.As(err, &status):
+			return int(status)
 		case err == nil, errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.Is(err, errUsage):

@@ -1,0 +1,300 @@
+package loadtest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/chatgate/chatgate/protocol"
+)
+
+// Scenario names what a run does.
+type Scenario string
+
+// Scenarios of the harness.
+const (
+	// ScenarioConnect ramps connections up, holds them idle and measures
+	// connect latency and what each connection costs the server.
+	ScenarioConnect Scenario = "connect"
+	// ScenarioIdle is ScenarioConnect; both names are accepted because
+	// operators ask for either.
+	ScenarioIdle Scenario = "idle"
+	// ScenarioChat sends 1:1 messages between pairs of users that sit on
+	// different gateways, at a fixed total rate.
+	ScenarioChat Scenario = "chat"
+	// ScenarioGroup sends group messages at a fixed rate to groups whose
+	// members are spread over every gateway.
+	ScenarioGroup Scenario = "group"
+)
+
+// Target is one chatgate process the harness talks to or observes.
+type Target struct {
+	// Name labels the process in reports (gw1, rt1, ...).
+	Name string `json:"name"`
+	// Role is "gateway" or "router": what the process is measured as.
+	Role string `json:"role"`
+	// WS is the WebSocket URL clients connect to; empty for a process that
+	// is only scraped (a router).
+	WS string `json:"ws,omitempty"`
+	// Metrics is the base URL of the process's operations listener
+	// (http://host:port); /metrics is appended. Empty: not scraped.
+	Metrics string `json:"metrics,omitempty"`
+}
+
+// Target roles.
+const (
+	RoleGateway = "gateway"
+	RoleRouter  = "router"
+)
+
+// Config is one run of the harness. Every run is bounded: by connection
+// count, message count, send duration and a whole-run timeout.
+type Config struct {
+	Scenario Scenario
+	Targets  []Target
+	// AllowRemote permits targets (and Redis) outside loopback. A load
+	// test against someone else's server is an attack, so it is opt-in.
+	AllowRemote bool
+
+	// AppID and AppSecret mint a user token per user with auth.Issue.
+	// Tokens, when set, are used instead (user id -> token).
+	AppID     string
+	AppSecret string
+	Tokens    map[int64]string
+
+	// Redis is host:port of the deployment's Redis: it is read for its own
+	// cost (INFO) and the group scenario writes group membership there.
+	Redis         string
+	RedisPassword string
+
+	// Connections is the total number of device connections; users are
+	// Connections / DevicesPerUser, numbered from UserBase.
+	Connections    int
+	DevicesPerUser int
+	UserBase       int64
+	// ConnectRate is new connections per second during the ramp.
+	ConnectRate float64
+	// Hold is how long the connect scenario keeps every connection idle
+	// after the ramp, and how long chat/group wait before sending.
+	Hold time.Duration
+
+	// Rate is messages per second (sends, not deliveries), open loop.
+	Rate float64
+	// Duration is how long chat/group send.
+	Duration time.Duration
+	// MaxMessages bounds the sends of a run whatever Rate x Duration says.
+	MaxMessages int64
+	// ContentBytes pads each message's content to this size.
+	ContentBytes int
+	// Senders is how many users send in chat (the first Senders users,
+	// each to its partner); 0: every user. Group members always all send.
+	// Either way a run whose busiest connection would exceed 80% of the
+	// gateway's frames_per_second is refused before it sends.
+	Senders int
+	// GroupSize members per group, Groups groups, ids from GroupBase.
+	GroupSize int
+	Groups    int
+	GroupBase int64
+
+	// Drain is how long to wait after the last send for outstanding acks
+	// and deliveries before the ledger is judged.
+	Drain time.Duration
+	// Timeout bounds the whole run; 0 derives it from the other durations.
+	Timeout time.Duration
+
+	// JSONPath receives the JSON result; empty: none.
+	JSONPath string
+	// Progress receives the live progress line once a second; nil: none.
+	Progress io.Writer
+	Log      *slog.Logger
+
+	// cpuProfile is where Main writes the harness's CPU profile.
+	cpuProfile string
+}
+
+// Bounds every run is held to, so that a typo cannot start an unbounded
+// load: a larger run is a deliberate code change.
+const (
+	MaxConnectionsBound = 1_000_000
+	MaxRateBound        = 1_000_000
+	MaxDurationBound    = time.Hour
+	MaxMessagesBound    = 100_000_000
+	MaxDevicesBound     = 64
+	MaxGroupSizeBound   = 100_000
+)
+
+// DefaultConfig returns the defaults Main starts from.
+func DefaultConfig() Config {
+	return Config{
+		Scenario:       ScenarioChat,
+		AppID:          "bench",
+		Connections:    200,
+		DevicesPerUser: 1,
+		UserBase:       1_000_000,
+		ConnectRate:    1000,
+		Hold:           time.Second,
+		Rate:           1000,
+		Duration:       10 * time.Second,
+		MaxMessages:    10_000_000,
+		ContentBytes:   64,
+		GroupSize:      100,
+		Groups:         10,
+		GroupBase:      1_000_000,
+		Drain:          10 * time.Second,
+	}
+}
+
+func (s Scenario) normalize() Scenario {
+	if s == ScenarioIdle {
+		return ScenarioConnect
+	}
+	return s
+}
+
+// Users is how many users a run connects.
+func (c Config) Users() int {
+	if c.DevicesPerUser < 1 {
+		return 0
+	}
+	return c.Connections / c.DevicesPerUser
+}
+
+// Gateways are the targets clients connect to.
+func (c Config) Gateways() []Target {
+	var out []Target
+	for _, t := range c.Targets {
+		if t.WS != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Validate checks the configuration, bounds included, without touching the
+// network. Loopback checks are separate (CheckTargets) because they depend
+// on AllowRemote and resolve names.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch c.Scenario.normalize() {
+	case ScenarioConnect, ScenarioChat, ScenarioGroup:
+	case "":
+		bad("scenario is required (connect, idle, chat or group)")
+	default:
+		bad("unknown scenario %q (want connect, idle, chat or group)", c.Scenario)
+	}
+	gws := c.Gateways()
+	if len(gws) == 0 {
+		bad("at least one gateway WebSocket URL is required")
+	}
+	names := map[string]bool{}
+	for _, t := range c.Targets {
+		if t.Name == "" || names[t.Name] {
+			bad("target names must be unique and non-empty (got %q)", t.Name)
+		}
+		names[t.Name] = true
+		if t.Role != RoleGateway && t.Role != RoleRouter {
+			bad("target %s: role must be gateway or router", t.Name)
+		}
+		if t.WS == "" && t.Metrics == "" {
+			bad("target %s has neither a WebSocket nor a metrics URL", t.Name)
+		}
+	}
+	if len(c.Tokens) == 0 {
+		if !protocol.ValidAppID(c.AppID) {
+			bad("app id %q is not valid", c.AppID)
+		}
+		if len(c.AppSecret) < 16 {
+			bad("an app secret of at least 16 bytes (or a token file) is required to mint user tokens")
+		}
+	}
+	switch {
+	case c.Connections < 1 || c.Connections > MaxConnectionsBound:
+		bad("connections must be 1-%d", MaxConnectionsBound)
+	case c.DevicesPerUser < 1 || c.DevicesPerUser > MaxDevicesBound:
+		bad("devices per user must be 1-%d", MaxDevicesBound)
+	case c.Connections%c.DevicesPerUser != 0:
+		bad("connections (%d) must be a multiple of devices per user (%d)", c.Connections, c.DevicesPerUser)
+	}
+	if c.UserBase < 1 {
+		bad("user base must be positive")
+	}
+	if c.ConnectRate <= 0 || c.ConnectRate > MaxRateBound {
+		bad("connect rate must be in (0, %d]", MaxRateBound)
+	}
+	if c.Hold < 0 || c.Hold > MaxDurationBound || c.Drain < 0 || c.Drain > MaxDurationBound ||
+		c.Timeout < 0 || c.Timeout > 2*MaxDurationBound {
+		bad("hold and drain must be 0-%v, timeout 0-%v", MaxDurationBound, 2*MaxDurationBound)
+	}
+	if c.Scenario.normalize() == ScenarioChat || c.Scenario.normalize() == ScenarioGroup {
+		errs = append(errs, c.validateTraffic(len(gws))...)
+	}
+	return errors.Join(errs...)
+}
+
+// validateTraffic checks the knobs of the sending scenarios.
+func (c Config) validateTraffic(gateways int) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Rate <= 0 || c.Rate > MaxRateBound {
+		bad("rate must be in (0, %d] messages/s", MaxRateBound)
+	}
+	if c.Duration <= 0 || c.Duration > MaxDurationBound {
+		bad("duration must be in (0, %v]", MaxDurationBound)
+	}
+	if c.MaxMessages < 1 || c.MaxMessages > MaxMessagesBound {
+		bad("max messages must be 1-%d", MaxMessagesBound)
+	}
+	if c.ContentBytes < 1 || c.ContentBytes > protocol.DefaultLimits().MaxContentBytes {
+		bad("content bytes must be 1-%d", protocol.DefaultLimits().MaxContentBytes)
+	}
+	if c.Senders < 0 {
+		bad("senders must be >= 0 (0: automatic)")
+	}
+	users := c.Users()
+	switch c.Scenario.normalize() {
+	case ScenarioChat:
+		if users < 2 || users%2 != 0 {
+			bad("chat needs an even number of users, at least 2 (got %d)", users)
+		}
+		if gateways < 2 {
+			bad("chat puts the two users of a pair on different gateways: give at least two gateway URLs")
+		}
+		if c.Senders > users {
+			bad("senders (%d) cannot exceed users (%d) in chat", c.Senders, users)
+		}
+	case ScenarioGroup:
+		if c.GroupSize < 2 || c.GroupSize > MaxGroupSizeBound {
+			bad("group size must be 2-%d", MaxGroupSizeBound)
+		}
+		if c.GroupSize > users {
+			bad("group size (%d) cannot exceed users (%d)", c.GroupSize, users)
+		}
+		if c.Groups < 1 || c.Groups > users {
+			bad("groups must be 1-%d (one per user at most)", users)
+		}
+		if c.GroupBase < 1 {
+			bad("group base must be positive")
+		}
+		if c.Redis == "" {
+			bad("group needs the Redis address to declare group membership (-redis)")
+		}
+	}
+	return errs
+}
+
+// timeout is the whole-run bound: every phase at its configured length, a
+// ramp at its nominal rate, plus slack for setup and the reports.
+func (c Config) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	ramp := time.Duration(float64(c.Connections) / c.ConnectRate * float64(time.Second))
+	d := 2*ramp + c.Hold + 60*time.Second
+	if c.Scenario.normalize() != ScenarioConnect {
+		d += c.Duration + c.Drain
+	}
+	return d
+}

@@ -1,0 +1,173 @@
+package loadtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// fdHeadroom is the descriptors a run needs beyond its client sockets:
+// metrics scrapes, Redis, the JSON file, the runtime's own.
+const fdHeadroom = 256
+
+// runner is the state of one run.
+type runner struct {
+	cfg    Config
+	log    *slog.Logger
+	st     *stats
+	ledger *Ledger
+	obs    *observer
+	rdb    redis.UniversalClient
+	tokens *tokenSource
+	res    *Result
+	phase  atomic.Value // string, for the progress line
+
+	// The send goroutines of a traffic run, their context's cancel, and
+	// when sending started.
+	sends     sync.WaitGroup
+	stopSends context.CancelFunc
+	sendStart time.Time
+}
+
+// Run performs one bounded load-test run and reports it on out (a text
+// summary) and in cfg.JSONPath. The error is for runs that could not be
+// performed at all (bad configuration, file limit, unreachable Redis); a
+// run that was performed and failed its contract (lost messages, refused
+// connections, unanswered sends) returns a Result with OK false.
+func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	if err := CheckTargets(cfg); err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	nofile, err := raiseNoFile(cfg.Connections + fdHeadroom)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	warnPorts(cfg)
+
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout())
+	defer cancel()
+
+	r := &runner{cfg: cfg, log: cfg.Log, st: newStats(), ledger: NewLedger()}
+	if cfg.Redis != "" {
+		r.rdb = redis.NewClient(&redis.Options{Addr: cfg.Redis, Password: cfg.RedisPassword, PoolSize: 4})
+		defer r.rdb.Close()
+		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+		err := r.rdb.Ping(pctx).Err()
+		pcancel()
+		if err != nil {
+			return nil, fmt.Errorf("loadtest: redis %s: %w", cfg.Redis, err)
+		}
+	}
+	start := time.Now()
+	r.obs = newObserver(cfg.Targets, r.rdb, cfg.Redis, r.log)
+	r.tokens = newTokenSource(cfg, start)
+	r.res = &Result{Scenario: string(cfg.Scenario), Started: start, OK: true, Settings: settingsOf(cfg, nofile), LoadStart: loadAverage()}
+	r.phase.Store("start")
+
+	cpu0, _ := selfUsage()
+	prog := startProgress(cfg.Progress, r.st, &r.phase)
+	switch cfg.Scenario.normalize() {
+	case ScenarioConnect:
+		err = r.runConnect(ctx)
+	default:
+		err = r.runTraffic(ctx)
+	}
+	peak := prog.finish()
+	if err != nil {
+		r.res.fail("%v", err)
+	}
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		r.res.fail("the run hit its time bound of %v", cfg.timeout())
+	}
+
+	res := r.res
+	res.Seconds = time.Since(start).Seconds()
+	res.Errors = r.st.errorCounts()
+	res.LoadEnd = loadAverage()
+	cpu1, maxRSS := selfUsage()
+	res.Harness = HarnessCost{CPUSeconds: cpu1 - cpu0, MaxRSSBytes: maxRSS, Goroutines: max(peak, runtime.NumGoroutine())}
+	if res.Seconds > 0 {
+		res.Harness.CPUPercent = 100 * res.Harness.CPUSeconds / res.Seconds
+	}
+	if cfg.JSONPath != "" {
+		if err := res.writeJSON(cfg.JSONPath); err != nil {
+			r.log.Error("write JSON result", "err", err)
+			res.fail("%v", err)
+		}
+	}
+	if out != nil {
+		writeSummary(out, res)
+	}
+	return res, nil
+}
+
+// sleepCtx waits d or until ctx ends; false if ctx ended.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// loadAverage is the 1-minute load average, 0 where /proc has none.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
+// warnPorts says when one gateway gets more connections than the kernel
+// has ephemeral ports: every connection from this host to one address and
+// port needs its own local port.
+func warnPorts(c Config) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	gws := c.Gateways()
+	if err1 != nil || err2 != nil || len(gws) == 0 {
+		return
+	}
+	perGW := (c.Connections + len(gws) - 1) / len(gws)
+	if perGW > hi-lo+1 {
+		c.Log.Warn("more connections per gateway than ephemeral ports; connects will fail with EADDRNOTAVAIL",
+			"per_gateway", perGW, "ports", hi-lo+1, "fix", "sysctl net.ipv4.ip_local_port_range or more gateway addresses")
+	}
+}
