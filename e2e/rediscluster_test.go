@@ -17,26 +17,15 @@ func TestOnRedisCluster(t *testing.T) {
 	gw1, gw2 := c.start("gw1", "gateway"), c.start("gw2", "gateway")
 	c.start("rt1", "router")
 	c.start("rt2", "router")
-	ctx := withTimeout(t, 60*time.Second)
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	t.Cleanup(func() { rdb.Close() })
+	w := newWorld(t, withTimeout(t, 60*time.Second))
 	const gid = 300
 	members := []int64{1, 2, 3, 4}
-	if err := store.New(rdb, store.Options{}).AddGroupMembers(ctx, testApp, gid, members...); err != nil {
-		t.Fatal(err)
-	}
-	w := newWorld(t, ctx)
-	w.groups[gid] = members
-	var senders []*device
-	for _, u := range members {
-		url := gw1.url()
-		if u%2 == 0 {
-			url = gw2.url()
-		}
-		senders = append(senders, w.connect(u, 1, url))
-	}
+	w.group(store.New(rdb, store.Options{}), gid, members)
+	senders := w.spread(members, gw1, gw2, false)
 	w.connect(1, 2, gw2.url())
-	w.traffic(senders, func(u int64) int64 { return u%4 + 1 }, gid, 30, nil).Wait()
+	w.traffic(senders, ring(4), gid, 30, nil).Wait()
 	w.waitDelivered(20 * time.Second)
 	w.checkSendOrder()
 }

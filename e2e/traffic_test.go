@@ -190,6 +190,53 @@ func (w *world) traffic(senders []*device, peer func(user int64) int64, gid int6
 	return &wg
 }
 
+// group creates group gid in the store and expects its messages at every
+// device of members.
+func (w *world) group(st *store.Store, gid int64, members []int64) {
+	w.t.Helper()
+	if err := st.AddGroupMembers(w.ctx, testApp, gid, members...); err != nil {
+		w.t.Fatal(err)
+	}
+	w.groups[gid] = members
+}
+
+// spread connects device 1 of each user, odd users to a and even users to
+// b; with failover each may fall over to the other gateway.
+func (w *world) spread(users []int64, a, b *proc, failover bool) []*device {
+	w.t.Helper()
+	var out []*device
+	for _, u := range users {
+		first, second := a, b
+		if u%2 == 0 {
+			first, second = b, a
+		}
+		urls := []string{first.url()}
+		if failover {
+			urls = append(urls, second.url())
+		}
+		out = append(out, w.connect(u, 1, urls...))
+	}
+	return out
+}
+
+// ring sends each user's 1:1 messages to the next user of n.
+func ring(n int64) func(int64) int64 { return func(u int64) int64 { return u%n + 1 } }
+
+// around runs steady traffic, applies fault after settle, keeps the traffic
+// going for recovery, then stops it and checks the ledger and the order.
+func (w *world) around(senders []*device, peer func(int64) int64, gid int64, settle time.Duration, fault func(), recovery time.Duration) {
+	w.t.Helper()
+	stop := make(chan struct{})
+	wg := w.traffic(senders, peer, gid, 1<<30, stop)
+	time.Sleep(settle)
+	fault()
+	time.Sleep(recovery)
+	close(stop)
+	wg.Wait()
+	w.waitDelivered(30 * time.Second)
+	w.checkSendOrder()
+}
+
 func storeFor(t *testing.T, c *cluster) *store.Store {
 	rdb := redis.NewClient(&redis.Options{Addr: c.redis})
 	t.Cleanup(func() { rdb.Close() })
@@ -204,27 +251,14 @@ func TestTwoGatewaysTwoRouters(t *testing.T) {
 	gw1, gw2 := c.start("gw1", "gateway"), c.start("gw2", "gateway")
 	c.start("rt1", "router")
 	c.start("rt2", "router")
-	ctx := withTimeout(t, 90*time.Second)
-	st := storeFor(t, c)
+	w := newWorld(t, withTimeout(t, 90*time.Second))
 	const gid = 100
 	members := []int64{1, 2, 3, 4, 5, 6}
-	if err := st.AddGroupMembers(ctx, testApp, gid, members...); err != nil {
-		t.Fatal(err)
-	}
-	w := newWorld(t, ctx)
-	w.groups[gid] = members
-	var senders []*device
-	for _, u := range members {
-		url := gw1.url()
-		if u%2 == 0 {
-			url = gw2.url()
-		}
-		senders = append(senders, w.connect(u, 1, url))
-	}
+	w.group(storeFor(t, c), gid, members)
+	senders := w.spread(members, gw1, gw2, false)
 	// User 1 has a second device on the other gateway: multi-device sync.
 	w.connect(1, 2, gw2.url())
-	peer := func(u int64) int64 { return u%int64(len(members)) + 1 }
-	w.traffic(senders, peer, gid, 30, nil).Wait()
+	w.traffic(senders, ring(6), gid, 30, nil).Wait()
 	r := w.waitDelivered(20 * time.Second)
 	if r.Duplicated != 0 {
 		t.Logf("duplicates (allowed, counted): %d", r.Duplicated)
@@ -287,25 +321,9 @@ func TestGatewayKilledMidTraffic(t *testing.T) {
 	c := newCluster(t)
 	gw1, gw2 := c.start("gw1", "gateway"), c.start("gw2", "gateway")
 	c.start("rt1", "router")
-	ctx := withTimeout(t, 90*time.Second)
-	w := newWorld(t, ctx)
-	var senders []*device
-	for u := int64(1); u <= 6; u++ {
-		urls := []string{gw1.url(), gw2.url()}
-		if u%2 == 0 {
-			urls = []string{gw2.url(), gw1.url()}
-		}
-		senders = append(senders, w.connect(u, 1, urls...))
-	}
-	stop := make(chan struct{})
-	wg := w.traffic(senders, func(u int64) int64 { return (u % 6) + 1 }, 0, 1<<30, stop)
-	time.Sleep(1500 * time.Millisecond)
-	c.kill(gw1)
-	time.Sleep(2500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	w.waitDelivered(30 * time.Second)
-	w.checkSendOrder()
+	w := newWorld(t, withTimeout(t, 90*time.Second))
+	senders := w.spread([]int64{1, 2, 3, 4, 5, 6}, gw1, gw2, true)
+	w.around(senders, ring(6), 0, 1500*time.Millisecond, func() { c.kill(gw1) }, 2500*time.Millisecond)
 }
 
 // SIGKILL one router during traffic: the other takes over its partitions
@@ -315,33 +333,13 @@ func TestRouterKilledMidTraffic(t *testing.T) {
 	gw1, gw2 := c.start("gw1", "gateway"), c.start("gw2", "gateway")
 	rt1 := c.start("rt1", "router")
 	c.start("rt2", "router")
-	ctx := withTimeout(t, 90*time.Second)
-	st := storeFor(t, c)
+	w := newWorld(t, withTimeout(t, 90*time.Second))
 	const gid = 200
 	members := []int64{1, 2, 3, 4}
-	if err := st.AddGroupMembers(ctx, testApp, gid, members...); err != nil {
-		t.Fatal(err)
-	}
-	w := newWorld(t, ctx)
-	w.groups[gid] = members
-	var senders []*device
-	for _, u := range members {
-		url := gw1.url()
-		if u%2 == 0 {
-			url = gw2.url()
-		}
-		senders = append(senders, w.connect(u, 1, url))
-	}
-	stop := make(chan struct{})
-	wg := w.traffic(senders, func(u int64) int64 { return (u % 4) + 1 }, gid, 1<<30, stop)
-	time.Sleep(1500 * time.Millisecond)
-	c.kill(rt1)
+	w.group(storeFor(t, c), gid, members)
+	senders := w.spread(members, gw1, gw2, false)
 	// The survivor needs one lease TTL (2 s) to take the partitions over.
-	time.Sleep(4 * time.Second)
-	close(stop)
-	wg.Wait()
-	w.waitDelivered(30 * time.Second)
-	w.checkSendOrder()
+	w.around(senders, ring(4), gid, 1500*time.Millisecond, func() { c.kill(rt1) }, 4*time.Second)
 }
 
 // SIGTERM drains a gateway: clients are told 4104 and reconnect to the
@@ -350,23 +348,16 @@ func TestGatewayDrainOnSIGTERM(t *testing.T) {
 	c := newCluster(t)
 	gw1, gw2 := c.start("gw1", "gateway"), c.start("gw2", "gateway")
 	c.start("rt1", "router")
-	ctx := withTimeout(t, 90*time.Second)
-	w := newWorld(t, ctx)
+	w := newWorld(t, withTimeout(t, 90*time.Second))
 	var senders []*device
 	for u := int64(1); u <= 4; u++ {
 		senders = append(senders, w.connect(u, 1, gw1.url(), gw2.url()))
 	}
-	stop := make(chan struct{})
-	wg := w.traffic(senders, func(u int64) int64 { return (u % 4) + 1 }, 0, 1<<30, stop)
-	time.Sleep(time.Second)
-	if err := c.terminate(gw1); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(1500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	w.waitDelivered(30 * time.Second)
-	w.checkSendOrder()
+	w.around(senders, ring(4), 0, time.Second, func() {
+		if err := c.terminate(gw1); err != nil {
+			t.Error(err)
+		}
+	}, 1500*time.Millisecond)
 }
 
 // The same device_sn connecting to another gateway kicks the old

@@ -230,26 +230,15 @@ func (s *Store) RemoveDevice(ctx context.Context, app string, uid int64, sn int3
 // AddGroupMembers adds users to a group, keeping both directions of the
 // membership index. Group management beyond membership comes with the REST API.
 func (s *Store) AddGroupMembers(ctx context.Context, app string, gid int64, uids ...int64) error {
-	if len(uids) == 0 {
-		return nil
-	}
-	members := make([]any, len(uids))
-	for i, u := range uids {
-		members[i] = u
-	}
-	pipe := s.rdb.Pipeline()
-	pipe.SAdd(ctx, GroupMembersKey(app, gid), members...)
-	for _, u := range uids {
-		pipe.SAdd(ctx, UserGroupsKey(app, u), gid)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("store: add members to group %d: %w", gid, err)
-	}
-	return nil
+	return s.changeMembers(ctx, app, gid, uids, true)
 }
 
 // RemoveGroupMembers removes users from a group.
 func (s *Store) RemoveGroupMembers(ctx context.Context, app string, gid int64, uids ...int64) error {
+	return s.changeMembers(ctx, app, gid, uids, false)
+}
+
+func (s *Store) changeMembers(ctx context.Context, app string, gid int64, uids []int64, add bool) error {
 	if len(uids) == 0 {
 		return nil
 	}
@@ -257,13 +246,17 @@ func (s *Store) RemoveGroupMembers(ctx context.Context, app string, gid int64, u
 	for i, u := range uids {
 		members[i] = u
 	}
+	op, verb := redis.Pipeliner.SAdd, "add members to"
+	if !add {
+		op, verb = redis.Pipeliner.SRem, "remove members from"
+	}
 	pipe := s.rdb.Pipeline()
-	pipe.SRem(ctx, GroupMembersKey(app, gid), members...)
+	op(pipe, ctx, GroupMembersKey(app, gid), members...)
 	for _, u := range uids {
-		pipe.SRem(ctx, UserGroupsKey(app, u), gid)
+		op(pipe, ctx, UserGroupsKey(app, u), gid)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("store: remove members from group %d: %w", gid, err)
+		return fmt.Errorf("store: %s group %d: %w", verb, gid, err)
 	}
 	return nil
 }
