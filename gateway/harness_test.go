@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -456,3 +458,66 @@ func (e *testEnv) httpStatus(t testing.TB, header http.Header) int {
 	io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode
 }
+
+// child is a copy of this test binary running one test in its own process
+// (so that its clients' memory and CPU are not counted as the gateway's),
+// reporting through stdout lines that start with a prefix.
+type child struct {
+	t     *testing.T
+	stdin io.WriteCloser
+	lines chan string
+}
+
+// startChild runs test in a child process with env added; closing its
+// stdin tells it to stop. It is stopped and waited for when t ends.
+func startChild(t *testing.T, test string, env []string, prefix string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{t: t, stdin: stdin, lines: make(chan string, 16)}
+	t.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if l, ok := strings.CutPrefix(sc.Text(), prefix); ok {
+				c.lines <- l
+			}
+		}
+		close(c.lines)
+	}()
+	return c
+}
+
+// next returns the child's next report, failing the test if the child
+// ended or said nothing for two minutes.
+func (c *child) next() string {
+	c.t.Helper()
+	select {
+	case l, ok := <-c.lines:
+		if !ok {
+			c.t.Fatal("child process ended")
+		}
+		return l
+	case <-time.After(2 * time.Minute):
+		c.t.Fatal("child process timed out")
+	}
+	return ""
+}
+
+// stop tells the child to finish.
+func (c *child) stop() { c.stdin.Close() }

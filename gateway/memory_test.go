@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -174,42 +173,10 @@ func TestIdleConnectionMemory(t *testing.T) {
 
 	before := sampleMemory()
 	goroutinesBefore := runtime.NumGoroutine()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleConnectionMemory$", "-test.v")
-	cmd.Env = append(os.Environ(), memChildEnv+"=1", memAddrEnv+"="+addr, memAppEnv+"="+e.app,
-		memSecEnv+"="+string(e.secret), memConnsEnv+"="+strconv.Itoa(n))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if line := sc.Text(); strings.HasPrefix(line, "MEMCHILD ") {
-				ready <- line
-			}
-		}
-		close(ready)
-	}()
-	select {
-	case line, ok := <-ready:
-		if !ok || line != "MEMCHILD ready" {
-			t.Fatalf("client process: %q", line)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("client process did not connect")
+	ch := startChild(t, "TestIdleConnectionMemory", []string{memChildEnv + "=1", memAddrEnv + "=" + addr,
+		memAppEnv + "=" + e.app, memSecEnv + "=" + string(e.secret), memConnsEnv + "=" + strconv.Itoa(n)}, "MEMCHILD ")
+	if l := ch.next(); l != "ready" {
+		t.Fatalf("client process: %q", l)
 	}
 	if got := e.g.Connections(); got != n {
 		t.Fatalf("connections = %d, want %d", got, n)
@@ -225,7 +192,7 @@ func TestIdleConnectionMemory(t *testing.T) {
 	if heapInuse+stacks > 12*1024 {
 		t.Errorf("an idle connection costs %.0f B of heap and stack, budget 12 KiB", heapInuse+stacks)
 	}
-	stdin.Close()
+	ch.stop()
 	waitFor(t, "connections gone", func() bool { return e.g.Connections() == 0 })
 }
 

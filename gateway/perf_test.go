@@ -10,7 +10,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,48 +56,16 @@ func TestDeliveryThroughput(t *testing.T) {
 	e := newEnv(t, func(c *config.Gateway) { c.AuthTimeout, c.IdleTimeout = time.Minute, time.Hour })
 	e.g.readBlock = deliveryBlock
 	addr := strings.TrimPrefix(e.srv.URL, "http://")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDeliveryThroughput$", "-test.v")
-	cmd.Env = append(os.Environ(), perfChildEnv+"=1",
-		perfArgsEnv+"="+strings.Join([]string{addr, e.app, string(e.secret), e.node, os.Getenv("REDIS_ADDR"), strconv.Itoa(conns)}, " "))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if l := sc.Text(); strings.HasPrefix(l, "PERF ") {
-				lines <- strings.TrimPrefix(l, "PERF ")
-			}
-		}
-		close(lines)
-	}()
-	next := func() string {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatal("child process ended")
-			}
-			return l
-		case <-time.After(2 * time.Minute):
-			t.Fatal("child process timed out")
-		}
-		return ""
-	}
+	ch := startChild(t, "TestDeliveryThroughput", []string{perfChildEnv + "=1",
+		perfArgsEnv + "=" + strings.Join([]string{addr, e.app, string(e.secret), e.node, os.Getenv("REDIS_ADDR"), strconv.Itoa(conns)}, " ")}, "PERF ")
+	next := ch.next
 	if l := next(); l != "ready" {
 		t.Fatalf("child: %s", l)
 	}
 	for _, mode := range []string{"group", "direct"} {
 		delivered0 := e.counter("chatgate_gateway_deliveries_total")
 		cpu0, wall0 := cpuTime(), time.Now()
-		fmt.Fprintln(stdin, mode)
+		fmt.Fprintln(ch.stdin, mode)
 		res := next()
 		cpu, wall := cpuTime()-cpu0, time.Since(wall0)
 		delivered := e.counter("chatgate_gateway_deliveries_total") - delivered0
