@@ -29,6 +29,22 @@ func AppKey(app string) string { return prefix + "app:{" + app + "}" }
 // AppsKey is the set of every app id.
 func AppsKey() string { return prefix + "apps" }
 
+func appTag(app string) string { return "{" + app + "}" }
+
+// AppUsersKey is the sorted set of every user id of an app, scored by
+// registration time (unix ms): /user/list pages it and "all" campaigns walk it.
+func AppUsersKey(app string) string { return prefix + "a:" + appTag(app) + ":users" }
+
+// TagKey is the set of user ids bound to one push tag.
+func TagKey(app, tag string) string { return prefix + "a:" + appTag(app) + ":tag:" + tag }
+
+// AliasKey is the set of user ids bound to one push alias.
+func AliasKey(app, alias string) string { return prefix + "a:" + appTag(app) + ":alias:" + alias }
+
+// PushTokensKey is the hash push token -> "<uid>:<dev>" of an app, for
+// campaigns addressed to push tokens and for removing dead tokens.
+func PushTokensKey(app string) string { return prefix + "a:" + appTag(app) + ":tok" }
+
 // UserKey is the hash of one user's settings (disabled, ...).
 func UserKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":info" }
 
@@ -43,6 +59,9 @@ func InboxKey(app string, uid int64) string { return prefix + "u:" + userTag(app
 
 // CursorKey is the hash device_sn -> highest message id the device acked.
 func CursorKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":cur" }
+
+// UserTagsKey is the set of push tags bound to a user.
+func UserTagsKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":tags" }
 
 // UserGroupsKey is the set of group ids a user belongs to.
 func UserGroupsKey(app string, uid int64) string {

@@ -143,7 +143,9 @@ type Device struct {
 func (s *Store) TouchDevice(ctx context.Context, app string, uid int64, d Device) error {
 	key := DevicesKey(app, uid)
 	field := strconv.FormatInt(int64(d.SN), 10)
-	return s.updateDevice(ctx, key, field, func(cur *Device) {
+	var old string
+	err := s.updateDevice(ctx, key, field, func(cur *Device) {
+		old = cur.PushToken
 		cur.SN, cur.Platform, cur.LastSeen = d.SN, d.Platform, d.LastSeen
 		if d.PushToken != "" && d.PushToken != cur.PushToken {
 			cur.PushToken, cur.TokenAt = d.PushToken, d.LastSeen
@@ -152,6 +154,10 @@ func (s *Store) TouchDevice(ctx context.Context, app string, uid int64, d Device
 			cur.Notifier = d.Notifier
 		}
 	})
+	if err != nil || d.PushToken == "" {
+		return err
+	}
+	return s.reindexToken(ctx, app, uid, d.SN, old, d.PushToken)
 }
 
 // UpdateDevice applies fn to the stored device (a zero Device if none) and
@@ -267,13 +273,7 @@ func (s *Store) GroupMembers(ctx context.Context, app string, gid int64) ([]int6
 	if err != nil {
 		return nil, fmt.Errorf("store: members of group %d: %w", gid, err)
 	}
-	out := make([]int64, 0, len(ss))
-	for _, v := range ss {
-		if id, err := strconv.ParseInt(v, 10, 64); err == nil {
-			out = append(out, id)
-		}
-	}
-	return out, nil
+	return parseIDs(ss), nil
 }
 
 // IsGroupMember reports whether uid is in group gid.

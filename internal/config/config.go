@@ -38,6 +38,7 @@ type Config struct {
 	Gateway Gateway `yaml:"gateway"`
 	Router  Router  `yaml:"router"`
 	Store   Store   `yaml:"store"`
+	Admin   Admin   `yaml:"admin"`
 	Metrics Metrics `yaml:"metrics"`
 	Log     Log     `yaml:"log"`
 	// Apps are created (or updated) in the store at start.
@@ -91,6 +92,27 @@ type Router struct {
 	LeaseTTL   time.Duration `yaml:"lease_ttl"`
 	// PushPartitions is the number of push streams.
 	PushPartitions int `yaml:"push_partitions"`
+}
+
+// Admin configures the REST API role.
+type Admin struct {
+	// Listen is the address of the REST API listener.
+	Listen string `yaml:"listen"`
+	// MaxBodyBytes caps a request body; larger ones get 40013.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// RequestTimeout bounds one request, including waiting for the router
+	// to accept a /message/send.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	ReadTimeout    time.Duration `yaml:"read_timeout"`
+	WriteTimeout   time.Duration `yaml:"write_timeout"`
+	// RateLimit is the requests per second one app may make to one admin
+	// process (token bucket of RateBurst); over it: 40029. 0: no limit.
+	RateLimit float64 `yaml:"rate_limit"`
+	RateBurst int     `yaml:"rate_burst"`
+	// AppCacheTTL is how long an app's secret is cached per process.
+	AppCacheTTL time.Duration `yaml:"app_cache_ttl"`
+	// UserTokenTTL is the life of user tokens minted by /token/*.
+	UserTokenTTL time.Duration `yaml:"user_token_ttl"`
 }
 
 // Store configures retention.
@@ -149,6 +171,17 @@ func Default() Config {
 			InboxMax:   10_000,
 			HistoryMax: 100_000,
 			IdemTTL:    24 * time.Hour,
+		},
+		Admin: Admin{
+			Listen:         "127.0.0.1:8081",
+			MaxBodyBytes:   1 << 20,
+			RequestTimeout: 10 * time.Second,
+			ReadTimeout:    30 * time.Second,
+			WriteTimeout:   30 * time.Second,
+			RateLimit:      5000,
+			RateBurst:      10000,
+			AppCacheTTL:    10 * time.Second,
+			UserTokenTTL:   7 * 24 * time.Hour,
 		},
 		Metrics: Metrics{Listen: "127.0.0.1:9090"},
 		Log:     Log{Level: "info", Format: "text"},
@@ -224,6 +257,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: gateway.limits: max_frame_bytes must be >= 1024 and >= max_content_bytes")
 	case g.Limits.MaxSyncLimit < 1 || g.Limits.FramesPerSecond < 1 || g.Limits.FrameBurst < 1:
 		return fmt.Errorf("config: gateway.limits: max_sync_limit, frames_per_second and frame_burst must be positive")
+	case c.Admin.MaxBodyBytes < 1024:
+		return fmt.Errorf("config: admin.max_body_bytes must be at least 1024")
+	case c.Admin.RequestTimeout <= 0 || c.Admin.ReadTimeout <= 0 || c.Admin.WriteTimeout <= 0:
+		return fmt.Errorf("config: admin.request_timeout, read_timeout and write_timeout must be positive")
+	case c.Admin.RateLimit < 0 || (c.Admin.RateLimit > 0 && c.Admin.RateBurst < 1):
+		return fmt.Errorf("config: admin.rate_limit must be >= 0 (0: none) and admin.rate_burst >= 1 with a limit")
+	case c.Admin.AppCacheTTL < 0 || c.Admin.UserTokenTTL < time.Minute:
+		return fmt.Errorf("config: admin.app_cache_ttl must be >= 0 and admin.user_token_ttl at least 1m")
 	case c.Store.Retention < time.Minute:
 		return fmt.Errorf("config: store.retention must be at least 1m")
 	}
@@ -301,6 +342,12 @@ func setField(fv reflect.Value, s string) error {
 			return err
 		}
 		fv.SetInt(n)
+	case fv.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetFloat(f)
 	case fv.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {

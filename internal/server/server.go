@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/chatgate/chatgate/admin"
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/ids"
@@ -65,6 +66,9 @@ type Info struct {
 	// GatewayAddr is the bound host:port of the WebSocket listener; empty
 	// without the gateway role.
 	GatewayAddr string
+	// AdminAddr is the bound host:port of the REST API; empty without the
+	// admin role.
+	AdminAddr string
 	// MetricsAddr is the bound host:port of the operations listener; empty
 	// when metrics.listen is empty.
 	MetricsAddr string
@@ -85,7 +89,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 // roleSet is which roles this process runs.
 type roleSet struct {
-	gateway, router bool
+	gateway, router, admin bool
 }
 
 func (r roleSet) names() []string {
@@ -96,6 +100,9 @@ func (r roleSet) names() []string {
 	if r.router {
 		out = append(out, config.RoleRouter)
 	}
+	if r.admin {
+		out = append(out, config.RoleAdmin)
+	}
 	return out
 }
 
@@ -103,15 +110,15 @@ func (r roleSet) names() []string {
 // Roles of later issues fail loudly when nothing else is asked for: a
 // process that silently runs nothing would look healthy while doing no work.
 func selectRoles(cfg config.Config) (roleSet, error) {
-	rs := roleSet{gateway: cfg.HasRole(config.RoleGateway), router: cfg.HasRole(config.RoleRouter)}
+	rs := roleSet{gateway: cfg.HasRole(config.RoleGateway), router: cfg.HasRole(config.RoleRouter), admin: cfg.HasRole(config.RoleAdmin)}
 	var missing []string
 	for _, r := range cfg.Roles {
-		if r == config.RolePushWorker || r == config.RoleAdmin {
+		if r == config.RolePushWorker {
 			missing = append(missing, r)
 		}
 	}
-	if !rs.gateway && !rs.router {
-		return rs, fmt.Errorf("server: role(s) %s not available yet in this version of chatgate; available roles: gateway, router (or all)", strings.Join(missing, ", "))
+	if !rs.gateway && !rs.router && !rs.admin {
+		return rs, fmt.Errorf("server: role(s) %s not available yet in this version of chatgate; available roles: gateway, router, admin (or all)", strings.Join(missing, ", "))
 	}
 	return rs, nil
 }
@@ -124,10 +131,12 @@ func checkConfig(cfg config.Config, rs roleSet) error {
 		return errors.New("server: set redis.addr (one Redis) or redis.addrs (a Redis Cluster), not both")
 	case len(cfg.Redis.Addrs) > 0 && cfg.Redis.DB != 0:
 		return errors.New("server: redis.db must be 0 with a Redis Cluster (redis.addrs)")
-	case cfg.Redis.Embedded() && !(rs.gateway && rs.router):
+	case cfg.Redis.Embedded() && !(rs.gateway && rs.router && rs.admin):
 		return errors.New("server: embedded mode (no redis.addr) runs every role in one process, because nobody else can reach its in-memory Redis; set redis.addr to run only some roles")
 	case rs.gateway && cfg.Gateway.Listen == "":
 		return errors.New("server: gateway.listen is required for the gateway role")
+	case rs.admin && cfg.Admin.Listen == "":
+		return errors.New("server: admin.listen is required for the admin role")
 	case rs.gateway && !strings.HasPrefix(cfg.Gateway.Path, "/"):
 		return fmt.Errorf("server: gateway.path %q must start with '/'", cfg.Gateway.Path)
 	case cfg.Node != "" && !validNode(cfg.Node):
@@ -161,7 +170,7 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 		return err
 	}
 	for _, r := range cfg.Roles {
-		if r == config.RolePushWorker || r == config.RoleAdmin {
+		if r == config.RolePushWorker {
 			log.Warn("role not available yet in this version; running the others", "role", r, "running", rs.names())
 		}
 	}
@@ -206,9 +215,9 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 
 	// Listeners are bound before anything runs, so that a port in use
 	// fails the start instead of leaving a half-started process.
-	var gwLn, opsLn net.Listener
+	var gwLn, opsLn, adminLn net.Listener
 	closeListeners := func() {
-		for _, l := range []net.Listener{gwLn, opsLn} {
+		for _, l := range []net.Listener{gwLn, opsLn, adminLn} {
 			if l != nil {
 				l.Close()
 			}
@@ -217,6 +226,12 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 	if rs.gateway {
 		if gwLn, err = net.Listen("tcp", cfg.Gateway.Listen); err != nil {
 			return fmt.Errorf("server: gateway listener: %w", err)
+		}
+	}
+	if rs.admin {
+		if adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			closeListeners()
+			return fmt.Errorf("server: admin listener: %w", err)
 		}
 	}
 	if cfg.Metrics.Listen != "" {
@@ -261,6 +276,21 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 		log.Info("id node number leased", "id_node", lease.Node)
 	}
 
+	var api *admin.Server
+	if rs.admin {
+		api, err = admin.New(cfg.Admin, admin.Deps{
+			Store: st, Log: roleLog, Metrics: reg, Now: time.Now, Node: node,
+			Partitions: cfg.Router.Partitions, PushPartitions: cfg.Router.PushPartitions,
+		})
+		if err != nil {
+			if lease != nil {
+				releaseLease(lease, log)
+			}
+			closeListeners()
+			return fmt.Errorf("server: admin: %w", err)
+		}
+	}
+
 	h := &health{rdb: conn.rdb}
 	if gw != nil {
 		h.add(config.RoleGateway, gw.Ready)
@@ -268,11 +298,14 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 	if rt != nil {
 		h.add(config.RoleRouter, rt.Ready)
 	}
+	if api != nil {
+		h.add(config.RoleAdmin, api.Ready)
+	}
 
 	return run(ctx, runParts{
 		cfg: cfg, log: log, opts: opts, node: node, roles: rs.names(),
-		conn: conn, gw: gw, rt: rt, lease: lease, h: h, reg: reg,
-		gwLn: gwLn, opsLn: opsLn, dev: dev,
+		conn: conn, gw: gw, rt: rt, api: api, lease: lease, h: h, reg: reg,
+		gwLn: gwLn, opsLn: opsLn, adminLn: adminLn, dev: dev,
 	})
 }
 
@@ -286,12 +319,15 @@ type runParts struct {
 	conn  *redisConn
 	gw    *gateway.Gateway
 	rt    *router.Router
+	api   *admin.Server
 	lease *ids.Lease
 	h     *health
 	reg   *registry
 	gwLn  net.Listener
 	opsLn net.Listener
-	dev   *DevApp
+	// adminLn is the REST API listener; nil without the admin role.
+	adminLn net.Listener
+	dev     *DevApp
 }
 
 // run starts every goroutine and runs the ordered shutdown. Each role gets
@@ -303,6 +339,8 @@ func run(ctx context.Context, p runParts) error {
 	detached := context.WithoutCancel(ctx)
 	gwCtx, gwCancel := context.WithCancel(detached)
 	rtCtx, rtCancel := context.WithCancel(detached)
+	apiCtx, apiCancel := context.WithCancel(detached)
+	defer apiCancel()
 	leaseCtx, leaseCancel := context.WithCancel(detached)
 	defer gwCancel()
 	defer rtCancel()
@@ -330,7 +368,7 @@ func run(ctx context.Context, p runParts) error {
 		return done
 	}
 
-	var gwDone, rtDone, leaseDone <-chan struct{}
+	var gwDone, rtDone, leaseDone, apiDone <-chan struct{}
 	if p.lease != nil {
 		done := make(chan struct{})
 		leaseDone = done
@@ -378,6 +416,13 @@ func run(ctx context.Context, p runParts) error {
 			ErrorLog:       errLog,
 		}, p.gwLn)
 	}
+	if p.api != nil {
+		// Serve returns once apiCtx ends and requests in flight finished
+		// (or drain_timeout passed).
+		apiDone = runRole(config.RoleAdmin, apiCtx, func(ctx context.Context) error {
+			return p.api.Serve(ctx, p.adminLn, p.cfg.Gateway.DrainTimeout)
+		})
+	}
 	if p.opsLn != nil {
 		serve("metrics", &http.Server{
 			Handler:           opsHandler(p.reg, p.h),
@@ -401,6 +446,10 @@ func run(ctx context.Context, p runParts) error {
 		}
 		// 1. Load balancers stop sending new connections here.
 		p.h.draining.Store(true)
+		// 2a. The REST API stops taking requests and finishes the ones in
+		//     flight while the router still runs to answer their sends.
+		apiCancel()
+		waitFor(apiDone, config.RoleAdmin, log)
 		// 2. Clients are told to reconnect elsewhere (4104) while the
 		//    router still runs, so their last sends are still answered.
 		if p.gw != nil {
@@ -437,11 +486,14 @@ func run(ctx context.Context, p runParts) error {
 	if p.gwLn != nil {
 		info.GatewayAddr = p.gwLn.Addr().String()
 	}
+	if p.adminLn != nil {
+		info.AdminAddr = p.adminLn.Addr().String()
+	}
 	if p.opsLn != nil {
 		info.MetricsAddr = p.opsLn.Addr().String()
 	}
 	log.Info("chatgate started", "version", p.opts.Version, "roles", p.roles,
-		"gateway", info.GatewayAddr, "metrics", info.MetricsAddr, "redis", p.conn.addr, "embedded", p.conn.embedded)
+		"gateway", info.GatewayAddr, "admin", info.AdminAddr, "metrics", info.MetricsAddr, "redis", p.conn.addr, "embedded", p.conn.embedded)
 	if p.conn.embedded {
 		embeddedBanner(log, p.conn.addr)
 	}

@@ -54,6 +54,7 @@ func testConfig() config.Config {
 	cfg := config.Default()
 	cfg.Gateway.Listen = "127.0.0.1:0"
 	cfg.Metrics.Listen = "127.0.0.1:0"
+	cfg.Admin.Listen = "127.0.0.1:0"
 	cfg.Gateway.DrainTimeout = 3 * time.Second
 	cfg.Router.LeaseTTL = 2 * time.Second
 	cfg.Router.Partitions = 4
@@ -401,7 +402,8 @@ func TestConfigErrors(t *testing.T) {
 		{"cluster db", func(c *config.Config) { c.Redis.Addrs = []string{"b:1"}; c.Redis.DB = 2 }, "redis.db"},
 		{"embedded gateway only", func(c *config.Config) { c.Roles = []string{config.RoleGateway} }, "embedded mode"},
 		{"pushworker alone", func(c *config.Config) { c.Roles = []string{config.RolePushWorker} }, "not available yet"},
-		{"admin alone", func(c *config.Config) { c.Redis.Addr = "a:1"; c.Roles = []string{config.RoleAdmin} }, "not available yet"},
+		{"no admin listen", func(c *config.Config) { c.Admin.Listen = "" }, "admin.listen"},
+		{"admin port in use", func(c *config.Config) { c.Admin.Listen = busy.Addr().String() }, "admin listener"},
 		{"unknown role", func(c *config.Config) { c.Roles = []string{"janitor"} }, "unknown role"},
 		{"bad node", func(c *config.Config) { c.Node = "a|b" }, "node"},
 		{"bad path", func(c *config.Config) { c.Gateway.Path = "ws" }, "gateway.path"},
@@ -431,9 +433,9 @@ func TestConfigErrors(t *testing.T) {
 
 func TestPushworkerNextToOthers(t *testing.T) {
 	cfg := testConfig()
-	cfg.Roles = []string{config.RoleGateway, config.RoleRouter, config.RolePushWorker}
+	cfg.Roles = []string{config.RoleGateway, config.RoleRouter, config.RoleAdmin, config.RolePushWorker}
 	r := start(t, cfg, Options{})
-	if got := strings.Join(r.info.Roles, ","); got != "gateway,router" {
+	if got := strings.Join(r.info.Roles, ","); got != "gateway,router,admin" {
 		t.Fatalf("roles = %s", got)
 	}
 	if !strings.Contains(r.logs.String(), "not available yet") {
