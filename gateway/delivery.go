@@ -129,6 +129,9 @@ func (g *Gateway) deliverLocked(d *bus.Delivery) {
 				if c.user == d.SkipUser && c.dev == d.SkipDev {
 					continue
 				}
+				if g.dropDelivery != nil && g.dropDelivery(d.App, c.user, c.dev, d.Msg) {
+					continue
+				}
 				if frame == nil {
 					frame = msgFrame(d.Msg)
 				}

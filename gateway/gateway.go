@@ -38,6 +38,16 @@ type Deps struct {
 	Log     *slog.Logger
 	Metrics prometheus.Registerer // register your collectors here; never the global default registry
 	Now     func() time.Time      // nil: time.Now
+
+	// DropDelivery is a fault-injection hook for tests, nil in production.
+	// When set, it is called for every live message about to be queued to
+	// a connection (app, recipient user and device, the message JSON) and
+	// the delivery is silently dropped when it returns true. It exists so
+	// that a delivery checker (the load-test ledger) can be proven to
+	// catch a lost message against the real server; the server never sets
+	// it. It runs on the delivery reader with the connection table locked:
+	// it must be fast and must not call back into the gateway.
+	DropDelivery func(app string, user int64, device int32, msg []byte) bool
 }
 
 // redisTimeout bounds every Redis round trip made on behalf of one client
@@ -56,6 +66,8 @@ type Gateway struct {
 	m          *metrics
 	apps       *appCache
 	readBlock  time.Duration // XREAD BLOCK of the delivery reader
+	// dropDelivery is Deps.DropDelivery: nil except in fault-injection tests.
+	dropDelivery func(app string, user int64, device int32, msg []byte) bool
 
 	// Buffers only busy connections hold: frames being read, batches being
 	// written.
@@ -123,6 +135,7 @@ func New(cfg config.Gateway, node string, partitions int, deps Deps) (*Gateway, 
 		conns:      make(map[string]*conn),
 		users:      make(map[string]map[int64][]*conn),
 	}
+	g.dropDelivery = deps.DropDelivery
 	g.readBufs.New = newReadBuf
 	g.batchBufs.New = newBatchBuf
 	return g, nil

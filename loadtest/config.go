@@ -27,7 +27,23 @@ const (
 	// ScenarioGroup sends group messages at a fixed rate to groups whose
 	// members are spread over every gateway.
 	ScenarioGroup Scenario = "group"
+	// ScenarioChurn is chat with a reconnect storm: every ChurnInterval a
+	// ChurnFraction of the devices lose their connection at once, stay
+	// offline for ChurnDown, come back and sync what they missed, while
+	// the traffic goes on. The ledger must still count zero lost.
+	ScenarioChurn Scenario = "churn"
+	// ScenarioMixed is chat, group sends (GroupShare of the rate) and
+	// churn at once: a day in the life of a deployment, compressed.
+	ScenarioMixed Scenario = "mixed"
+	// ScenarioPush is a /push/notify campaign against fake APNs/FCM. It is
+	// reserved: the push workers and their fakes are not built yet, and
+	// the harness says so instead of guessing their interface. See
+	// push.go for the extension point.
+	ScenarioPush Scenario = "push"
 )
+
+// scenarioNames lists the scenarios in usage and error messages.
+const scenarioNames = "connect, idle, chat, group, churn, mixed (push: reserved)"
 
 // Target is one chatgate process the harness talks to or observes.
 type Target struct {
@@ -107,8 +123,40 @@ type Config struct {
 	// JSONPath receives the JSON result; empty: none.
 	JSONPath string
 	// Progress receives the live progress line once a second; nil: none.
-	Progress io.Writer
-	Log      *slog.Logger
+	Progress io.Writer    `json:"-"`
+	Log      *slog.Logger `json:"-"`
+
+	// SourceAddrs spreads the harness's connections over this many source
+	// addresses 127.0.0.2, 127.0.0.3, ... (IPv4 loopback targets only);
+	// 0: the kernel's choice (127.0.0.1). Each source address has its own
+	// ephemeral port range (about 28,000 on Linux).
+	SourceAddrs int
+	// Workers splits the devices over this many load processes (the
+	// harness re-executes itself with -worker), for runs beyond one
+	// process's open-file limit; 0 or 1: everything in this process.
+	Workers int
+	// WorkerCommand is the command line that starts one worker, without
+	// the -worker flag; nil: this executable with "loadtest". Tests point
+	// it at the test binary.
+	WorkerCommand []string
+	// WorkerEnv is added to the environment of worker processes.
+	WorkerEnv []string
+
+	// Churn: every ChurnInterval, ChurnFraction of the devices lose their
+	// connection at once and stay offline for ChurnDown (churn and mixed).
+	ChurnFraction float64
+	ChurnInterval time.Duration
+	ChurnDown     time.Duration
+	// GroupShare is the share of the sends that go to groups in mixed.
+	GroupShare float64
+
+	// MaxErrorRate fails the run when errors (failed connects, refused or
+	// unanswered sends, unplanned disconnects) exceed this share of the
+	// operations (connects plus sends). Lost messages always fail it.
+	MaxErrorRate float64
+
+	// HTMLPath receives the self-contained HTML report; empty: none.
+	HTMLPath string
 
 	// cpuProfile is where Main writes the harness's CPU profile.
 	cpuProfile string
@@ -123,6 +171,7 @@ const (
 	MaxMessagesBound    = 100_000_000
 	MaxDevicesBound     = 64
 	MaxGroupSizeBound   = 100_000
+	MaxWorkersBound     = 64
 )
 
 // DefaultConfig returns the defaults Main starts from.
@@ -143,7 +192,34 @@ func DefaultConfig() Config {
 		Groups:         10,
 		GroupBase:      1_000_000,
 		Drain:          10 * time.Second,
+		SourceAddrs:    8,
+		ChurnFraction:  0.2,
+		ChurnInterval:  5 * time.Second,
+		ChurnDown:      time.Second,
+		GroupShare:     0.2,
+		MaxErrorRate:   0.01,
 	}
+}
+
+// sends reports whether the scenario sends messages.
+func (s Scenario) sends() bool {
+	switch s.normalize() {
+	case ScenarioChat, ScenarioGroup, ScenarioChurn, ScenarioMixed:
+		return true
+	}
+	return false
+}
+
+// churns reports whether the scenario cuts connections on purpose.
+func (s Scenario) churns() bool {
+	n := s.normalize()
+	return n == ScenarioChurn || n == ScenarioMixed
+}
+
+// usesGroups reports whether the scenario declares groups in Redis.
+func (s Scenario) usesGroups() bool {
+	n := s.normalize()
+	return n == ScenarioGroup || n == ScenarioMixed
 }
 
 func (s Scenario) normalize() Scenario {
@@ -179,11 +255,13 @@ func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	switch c.Scenario.normalize() {
-	case ScenarioConnect, ScenarioChat, ScenarioGroup:
+	case ScenarioConnect, ScenarioChat, ScenarioGroup, ScenarioChurn, ScenarioMixed:
+	case ScenarioPush:
+		bad("%v", errPushUnavailable)
 	case "":
-		bad("scenario is required (connect, idle, chat or group)")
+		bad("scenario is required (%s)", scenarioNames)
 	default:
-		bad("unknown scenario %q (want connect, idle, chat or group)", c.Scenario)
+		bad("unknown scenario %q (want %s)", c.Scenario, scenarioNames)
 	}
 	gws := c.Gateways()
 	if len(gws) == 0 {
@@ -228,14 +306,26 @@ func (c Config) Validate() error {
 		c.Timeout < 0 || c.Timeout > 2*MaxDurationBound {
 		bad("hold and drain must be 0-%v, timeout 0-%v", MaxDurationBound, 2*MaxDurationBound)
 	}
-	if c.Scenario.normalize() == ScenarioChat || c.Scenario.normalize() == ScenarioGroup {
-		errs = append(errs, c.validateTraffic(len(gws))...)
+	if c.Scenario.sends() {
+		errs = append(errs, c.validateTraffic()...)
+	}
+	if c.SourceAddrs < 0 || c.SourceAddrs > 250*250 {
+		bad("source addresses must be 0-%d", 250*250)
+	}
+	if c.Workers < 0 || c.Workers > MaxWorkersBound {
+		bad("workers must be 0-%d", MaxWorkersBound)
+	}
+	if c.Workers > 1 && c.Users() < c.Workers {
+		bad("%d workers need at least as many users (got %d)", c.Workers, c.Users())
+	}
+	if c.MaxErrorRate < 0 || c.MaxErrorRate > 1 {
+		bad("max error rate must be 0-1")
 	}
 	return errors.Join(errs...)
 }
 
 // validateTraffic checks the knobs of the sending scenarios.
-func (c Config) validateTraffic(gateways int) []error {
+func (c Config) validateTraffic() []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Rate <= 0 || c.Rate > MaxRateBound {
@@ -254,18 +344,30 @@ func (c Config) validateTraffic(gateways int) []error {
 		bad("senders must be >= 0 (0: automatic)")
 	}
 	users := c.Users()
-	switch c.Scenario.normalize() {
-	case ScenarioChat:
+	n := c.Scenario.normalize()
+	if n == ScenarioChat || n == ScenarioChurn || n == ScenarioMixed {
 		if users < 2 || users%2 != 0 {
-			bad("chat needs an even number of users, at least 2 (got %d)", users)
-		}
-		if gateways < 2 {
-			bad("chat puts the two users of a pair on different gateways: give at least two gateway URLs")
+			bad("%s needs an even number of users, at least 2 (got %d)", n, users)
 		}
 		if c.Senders > users {
-			bad("senders (%d) cannot exceed users (%d) in chat", c.Senders, users)
+			bad("senders (%d) cannot exceed users (%d)", c.Senders, users)
 		}
-	case ScenarioGroup:
+	}
+	if c.Scenario.churns() {
+		if c.ChurnFraction <= 0 || c.ChurnFraction > 1 {
+			bad("churn fraction must be in (0, 1]")
+		}
+		if c.ChurnInterval < 100*time.Millisecond || c.ChurnInterval > MaxDurationBound {
+			bad("churn interval must be 100ms-%v", MaxDurationBound)
+		}
+		if c.ChurnDown < 0 || c.ChurnDown >= c.ChurnInterval {
+			bad("churn down time must be 0 or more and shorter than the churn interval")
+		}
+	}
+	if n == ScenarioMixed && (c.GroupShare <= 0 || c.GroupShare >= 1) {
+		bad("group share must be in (0, 1) in mixed")
+	}
+	if n == ScenarioGroup || n == ScenarioMixed {
 		if c.GroupSize < 2 || c.GroupSize > MaxGroupSizeBound {
 			bad("group size must be 2-%d", MaxGroupSizeBound)
 		}
@@ -279,7 +381,7 @@ func (c Config) validateTraffic(gateways int) []error {
 			bad("group base must be positive")
 		}
 		if c.Redis == "" {
-			bad("group needs the Redis address to declare group membership (-redis)")
+			bad("%s needs the Redis address to declare group membership (-redis)", n)
 		}
 	}
 	return errs
@@ -293,7 +395,7 @@ func (c Config) timeout() time.Duration {
 	}
 	ramp := time.Duration(float64(c.Connections) / c.ConnectRate * float64(time.Second))
 	d := 2*ramp + c.Hold + 60*time.Second
-	if c.Scenario.normalize() != ScenarioConnect {
+	if c.Scenario.sends() {
 		d += c.Duration + c.Drain
 	}
 	return d

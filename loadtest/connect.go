@@ -37,46 +37,19 @@ func (r *runner) runConnect(ctx context.Context) error {
 	gws := cfg.Gateways()
 	topo := roundRobinTopology(cfg, len(gws))
 	n := topo.devices()
-	toks := make([]string, topo.users())
-	for u := range toks {
-		t, err := r.tokens.token(topo.ids[u])
-		if err != nil {
-			return err
-		}
-		toks[u] = t
-	}
 
 	r.phase.Store("baseline")
 	before := r.obs.observe(ctx)
 
 	r.phase.Store("ramp")
-	conns := make([]*client.Conn, n)
-	sem := make(chan struct{}, maxDialsInFlight)
-	var wg sync.WaitGroup
 	rampStart := time.Now()
-	sch := newSchedule(rampStart, cfg.ConnectRate, time.Duration(float64(n)/cfg.ConnectRate*float64(time.Second))+time.Second, int64(n))
-	sch.run(ctx, nil, nil, func(k int64, _ time.Time) {
-		i := int(k)
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			conns[i] = r.dialOne(ctx, i, gws[topo.deviceGW(i)].WS, toks[i/topo.k], topo.device(i))
-		})
-	})
-	wg.Wait()
-	rampSecs := time.Since(rampStart).Seconds()
+	conns, perGW, err := r.ramp(ctx, topo)
 	// Close whatever was opened, whatever happens next.
 	defer closeConns(conns)
-	perGW := make([]int64, len(gws))
-	for i, c := range conns {
-		if c != nil {
-			perGW[topo.deviceGW(i)]++
-		}
+	if err != nil {
+		return err
 	}
+	rampSecs := time.Since(rampStart).Seconds()
 
 	rep := &ConnectReport{
 		Target: n, Established: r.st.connects.Load(), Failed: r.st.connectFails.Load(),
@@ -91,13 +64,7 @@ func (r *runner) runConnect(ctx context.Context) error {
 	ramped := r.obs.observe(ctx)
 	sleepCtx(ctx, cfg.Hold)
 	held := r.obs.observe(ctx)
-	for _, c := range conns {
-		if c != nil && c.Err() != nil {
-			r.st.disconnects.Add(1)
-			r.st.open.Add(-1)
-			r.st.addError("disconnect", c.Err())
-		}
-	}
+	r.countEnded(conns)
 	rep.Disconnects = r.st.disconnects.Load()
 
 	r.phase.Store("close")
@@ -122,11 +89,65 @@ func (r *runner) runConnect(ctx context.Context) error {
 	return nil
 }
 
+// ramp dials this process's devices at the configured rate and returns
+// the connections (nil where a dial failed) and how many each gateway got.
+func (r *runner) ramp(ctx context.Context, topo *topology) ([]*client.Conn, []int64, error) {
+	gws := r.cfg.Gateways()
+	toks := map[int]string{}
+	for i := r.lo; i < r.hi; i++ {
+		u := i / topo.k
+		if _, ok := toks[u]; ok {
+			continue
+		}
+		t, err := r.tokens.token(topo.ids[u])
+		if err != nil {
+			return nil, nil, err
+		}
+		toks[u] = t
+	}
+	mine := r.hi - r.lo
+	conns := make([]*client.Conn, mine)
+	sem := make(chan struct{}, maxDialsInFlight)
+	var wg sync.WaitGroup
+	sch := newSchedule(time.Now(), r.cfg.ConnectRate, time.Duration(float64(mine)/r.cfg.ConnectRate*float64(time.Second))+time.Second, int64(mine))
+	sch.run(ctx, nil, nil, func(k int64, _ time.Time) {
+		i := r.lo + int(k)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			conns[i-r.lo] = r.dialOne(ctx, i, gws[topo.deviceGW(i)].WS, toks[i/topo.k], topo.device(i))
+		})
+	})
+	wg.Wait()
+	perGW := make([]int64, len(gws))
+	for k, c := range conns {
+		if c != nil {
+			perGW[topo.deviceGW(r.lo+k)]++
+		}
+	}
+	return conns, perGW, nil
+}
+
+// countEnded counts the connections that ended while they were held.
+func (r *runner) countEnded(conns []*client.Conn) {
+	for _, c := range conns {
+		if c != nil && c.Err() != nil {
+			r.st.disconnects.Add(1)
+			r.st.open.Add(-1)
+			r.st.addError("disconnect", c.Err())
+		}
+	}
+}
+
 func (r *runner) dialOne(ctx context.Context, i int, url, token string, dev DeviceKey) *client.Conn {
 	t0 := time.Now()
-	c, err := client.Dial(ctx, client.Config{
+	c, err := client.Dial(withDevice(ctx, i), client.Config{
 		URL: url, AppID: r.cfg.AppID, Token: token, DeviceSN: dev.Device, Platform: protocol.PlatformLinux,
-		DialTimeout: connectDialTimeout, MessageBuffer: idleMessageBuffer,
+		DialTimeout: connectDialTimeout, MessageBuffer: idleMessageBuffer, HTTPClient: r.dial.hc,
 	})
 	if err != nil {
 		r.st.connectFails.Add(1)

@@ -20,8 +20,18 @@ import (
 // suppression, so that the ledger judges the delivery contract the way an
 // application sees it.
 type fleet struct {
-	topo   *topology
-	urls   []string // gateway WebSocket URLs by gateway index
+	topo *topology
+	dial *dialer
+	// lo and hi bound the device indexes this process drives.
+	lo, hi int
+	// onAck, when set, learns every acked (message id, event number): a
+	// worker process reports them so that the coordinator's ledger can
+	// rebuild each message's targets from the plan.
+	onAck func(id, n int64)
+	// churn is set in churn and mixed runs.
+	churn  *churner
+	ctx    context.Context // the sessions' context, for churn's followers
+	urls   []string        // gateway WebSocket URLs by gateway index
 	app    string
 	st     *stats
 	ledger *Ledger
@@ -47,9 +57,12 @@ type fleet struct {
 // as a slow consumer (counted, then recovered by reconnect and sync).
 const sessionBuffer = 1024
 
-func newFleet(topo *topology, urls []string, app string, st *stats, ledger *Ledger, log *slog.Logger, start time.Time) *fleet {
+func newFleet(topo *topology, urls []string, app string, st *stats, ledger *Ledger, log *slog.Logger, start time.Time, dial *dialer, lo, hi int) *fleet {
 	return &fleet{
 		topo:     topo,
+		dial:     dial,
+		lo:       lo,
+		hi:       hi,
 		urls:     urls,
 		app:      app,
 		st:       st,
@@ -78,27 +91,34 @@ func idAt(t time.Time) protocol.ID {
 // start starts every device's session at rate per second (open loop) and
 // returns once all are started; Ready tells when they are connected.
 func (f *fleet) start(ctx context.Context, tokens *tokenSource, rate float64) error {
-	toks := make([]string, f.topo.users())
-	for u := range toks {
+	f.ctx = ctx
+	toks := map[int]string{}
+	for i := f.lo; i < f.hi; i++ {
+		u := i / f.topo.k
+		if _, ok := toks[u]; ok {
+			continue
+		}
 		t, err := tokens.token(f.topo.ids[u])
 		if err != nil {
 			return err
 		}
 		toks[u] = t
 	}
-	sch := newSchedule(time.Now(), rate, time.Duration(float64(f.topo.devices())/rate*float64(time.Second))+time.Second, int64(f.topo.devices()))
+	mine := f.hi - f.lo
+	sch := newSchedule(time.Now(), rate, time.Duration(float64(mine)/rate*float64(time.Second))+time.Second, int64(mine))
 	var startErr error
 	n := sch.run(ctx, nil, nil, func(n int64, _ time.Time) {
 		if startErr != nil {
 			return
 		}
-		startErr = f.startOne(ctx, int(n), toks[int(n)/f.topo.k])
+		i := f.lo + int(n)
+		startErr = f.startOne(ctx, i, toks[i/f.topo.k])
 	})
 	if startErr != nil {
 		return startErr
 	}
-	if int(n) < f.topo.devices() {
-		return fmt.Errorf("started %d of %d devices: %w", n, f.topo.devices(), ctx.Err())
+	if int(n) < mine {
+		return fmt.Errorf("started %d of %d devices: %w", n, mine, ctx.Err())
 	}
 	return nil
 }
@@ -113,15 +133,15 @@ func (f *fleet) startOne(ctx context.Context, i int, token string) error {
 		urls = append(urls, f.urls[(gw+j)%len(f.urls)])
 	}
 	f.started[i] = time.Now()
-	s, err := client.StartSession(ctx, client.SessionConfig{
+	s, err := client.StartSession(withDevice(ctx, i), client.SessionConfig{
 		Config: client.Config{
 			AppID: f.app, Token: token, DeviceSN: dev.Device, Platform: protocol.PlatformLinux,
-			MessageBuffer: sessionBuffer,
+			MessageBuffer: sessionBuffer, HTTPClient: f.dial.hc,
 		},
 		URLs:         urls,
 		After:        f.after,
 		OnConnect:    func(*protocol.Hello) { f.onConnect(i, dev) },
-		OnDisconnect: func(err error) { f.onDisconnect(err) },
+		OnDisconnect: func(err error) { f.onDisconnect(i, err) },
 	})
 	if err != nil {
 		return fmt.Errorf("start device %s: %w", dev, err)
@@ -143,15 +163,22 @@ func (f *fleet) onConnect(i int, dev DeviceKey) {
 	f.ledger.Reconnected(dev)
 	if f.seen[i].Swap(true) {
 		f.st.reconnects.Add(1)
+		if f.churn != nil {
+			f.churn.onConnect(f.ctx, i)
+		}
 		return
 	}
 	f.st.connects.Add(1)
 	f.st.connectLat.Record(i, time.Since(f.started[i]))
 }
 
-func (f *fleet) onDisconnect(err error) {
+func (f *fleet) onDisconnect(i int, err error) {
 	f.st.open.Add(-1)
 	if f.closing.Load() {
+		return
+	}
+	if f.churn.isCut(i) {
+		f.st.churnDrops.Add(1)
 		return
 	}
 	f.st.disconnects.Add(1)
@@ -168,7 +195,13 @@ func (f *fleet) onMessage(i, gw int, dev DeviceKey, in client.Incoming) {
 	}
 	f.ledger.Received(dev, int64(in.ID), in.Conv, !in.Synced)
 	if lt, ok := parseLT(in.Ext); ok {
-		f.st.deliveryLat.Record(i, now.Sub(time.Unix(0, lt)))
+		// A message that waited for a device's reconnect measures the
+		// reconnect, not the delivery path: it has its own histogram.
+		if in.Synced {
+			f.st.syncLat.Record(i, now.Sub(time.Unix(0, lt)))
+		} else {
+			f.st.deliveryLat.Record(i, now.Sub(time.Unix(0, lt)))
+		}
 	}
 }
 
@@ -178,7 +211,7 @@ func (f *fleet) waitReady(ctx context.Context) int {
 	var notReady atomic.Int64
 	sem := make(chan struct{}, 256)
 	var wg sync.WaitGroup
-	for _, s := range f.sessions {
+	for _, s := range f.sessions[f.lo:f.hi] {
 		if s == nil {
 			notReady.Add(1)
 			continue
@@ -218,7 +251,7 @@ func (f *fleet) close() {
 // send sends one planned message and accounts for its outcome; the caller
 // counted it as sent when it handed it over. due is when the schedule wanted
 // it sent: every latency is measured from there.
-func (f *fleet) send(ctx context.Context, p sendPlan, cmid string, content string, due time.Time) {
+func (f *fleet) send(ctx context.Context, p sendPlan, n int64, cmid string, content string, due time.Time) {
 	s := f.sessions[p.from]
 	f.st.lagLat.Record(p.from, time.Since(due))
 	ack, err := s.Send(ctx, client.Outgoing{
@@ -240,6 +273,9 @@ func (f *fleet) send(ctx context.Context, p sendPlan, cmid string, content strin
 	storeMax(&f.st.lastAck, now.UnixNano())
 	f.st.expected.Add(int64(len(p.targets)))
 	f.ledger.Acked(int64(ack.ID), p.conv, f.topo.device(p.from), p.targets)
+	if f.onAck != nil {
+		f.onAck(int64(ack.ID), n)
+	}
 }
 
 // isRefusal reports whether the server answered a send with an error.

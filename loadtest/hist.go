@@ -134,3 +134,14 @@ func fmtMs(ms float64) string {
 		return fmt.Sprintf("%.0fms", ms)
 	}
 }
+
+// recordRaw adds count samples of a value already in microseconds (a
+// worker's histogram bucket).
+func (l *latency) recordRaw(key int, us, count int64) {
+	us = min(max(us, histLowest), histHighest)
+	s := &l.shards[uint(key)%uint(len(l.shards))]
+	s.mu.Lock()
+	_ = s.total.RecordValues(us, count)
+	_ = s.interval.RecordValues(us, count)
+	s.mu.Unlock()
+}

@@ -162,3 +162,42 @@ func (l *Ledger) Report() Report {
 	}
 	return r
 }
+
+// Receipt is how many times one device received one message; a worker
+// process sends its receipts to the coordinator, whose ledger judges them.
+type Receipt struct {
+	User   int64 `json:"u"`
+	Device int32 `json:"d"`
+	ID     int64 `json:"i"`
+	Count  int   `json:"n"`
+}
+
+// receipts lists every reception and the out-of-order findings (each
+// device is driven by one process, so order is judged where it is seen).
+func (l *Ledger) receipts() ([]Receipt, []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Receipt
+	for dev, m := range l.received {
+		for id, n := range m {
+			out = append(out, Receipt{User: dev.User, Device: dev.Device, ID: id, Count: n})
+		}
+	}
+	return out, append([]string(nil), l.outOfOrder...)
+}
+
+// merge adds another process's receipts and order findings.
+func (l *Ledger) merge(rs []Receipt, outOfOrder []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range rs {
+		dev := DeviceKey{User: r.User, Device: r.Device}
+		m := l.received[dev]
+		if m == nil {
+			m = map[int64]int{}
+			l.received[dev] = m
+		}
+		m[r.ID] += r.Count
+	}
+	l.outOfOrder = append(l.outOfOrder, outOfOrder...)
+}

@@ -34,6 +34,11 @@ func Main(args []string) int {
 // subcommand dispatcher that owns signals and output (cmd/chatgate) and
 // for tests. Reports go to stdout; progress, logs and errors to stderr.
 func MainWith(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 1 && (args[0] == "-worker" || args[0] == "--worker") {
+		// A worker process of a multi-process run: its job comes on
+		// stdin, so that nothing of it (the app secret) shows in ps.
+		return WorkerMain(ctx, os.Stdin, stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -67,18 +72,24 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Co
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: chatgate loadtest -scenario connect|idle|chat|group -ws URL[,URL...] [flags]\n\n"+
+		fmt.Fprintf(stderr, "Usage: chatgate loadtest -scenario connect|idle|chat|group|churn|mixed -ws URL[,URL...] [flags]\n"+
+			"       chatgate loadtest -config configs/loadtest-chat.yaml [flags that override the file]\n\n"+
 			"Drives real WebSocket clients against chatgate gateways and reports latency (HDR\n"+
 			"histograms), throughput, the servers' own cost from their /metrics and Redis INFO,\n"+
-			"and a delivery ledger: the run fails (exit 1) if an acknowledged message was lost.\n"+
-			"Targets must be on loopback unless -allow-remote is given.\n\nFlags:\n")
+			"and a delivery ledger: the run fails (exit 1) if an acknowledged message was lost,\n"+
+			"or if the error rate passes -max-error-rate. A scenario file holds the same\n"+
+			"settings as the flags, by flag name. -workers N spreads the devices over N load\n"+
+			"processes (this binary re-executed) for runs beyond one process's open-file limit.\n"+
+			"Targets must be on loopback unless -allow-remote is given. (The push scenario is\n"+
+			"reserved for the push workers.)\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	var (
-		scenario, ws, metrics, routers, tokenFile, logLevel string
-		quiet                                               bool
+		scenario, ws, metrics, routers, tokenFile, logLevel, configFile string
+		quiet                                                           bool
 	)
-	fs.StringVar(&scenario, "scenario", string(cfg.Scenario), "connect (alias idle), chat or group")
+	fs.StringVar(&configFile, "config", "", "scenario file (YAML): flag names as keys; flags on the command line override it")
+	fs.StringVar(&scenario, "scenario", string(cfg.Scenario), scenarioNames)
 	fs.StringVar(&ws, "ws", "", "comma-separated gateway WebSocket URLs, e.g. ws://127.0.0.1:8081/ws")
 	fs.StringVar(&metrics, "metrics", "", "comma-separated ops URLs (http://host:port) of the gateways, in -ws order; empty entries skip one")
 	fs.StringVar(&routers, "router-metrics", "", "comma-separated ops URLs of router-only processes to observe")
@@ -103,9 +114,22 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Co
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "chat/group: longest wait for outstanding acks and deliveries after the last send")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound of the whole run (0: derived from the other durations)")
 	fs.StringVar(&cfg.JSONPath, "json", "", "write the JSON result to this file")
+	fs.StringVar(&cfg.HTMLPath, "html", "", "write the self-contained HTML report to this file")
+	fs.Float64Var(&cfg.MaxErrorRate, "max-error-rate", cfg.MaxErrorRate, "fail when failed connects and sends exceed this share of all of them")
+	fs.IntVar(&cfg.SourceAddrs, "sources", cfg.SourceAddrs, "spread connections over this many source addresses 127.0.0.2... (0: kernel's choice)")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "load processes to spread the devices over (0 or 1: this process only)")
+	fs.Float64Var(&cfg.ChurnFraction, "churn-fraction", cfg.ChurnFraction, "churn/mixed: share of the devices cut in each wave")
+	fs.DurationVar(&cfg.ChurnInterval, "churn-interval", cfg.ChurnInterval, "churn/mixed: time between waves")
+	fs.DurationVar(&cfg.ChurnDown, "churn-down", cfg.ChurnDown, "churn/mixed: how long a cut device stays offline")
+	fs.Float64Var(&cfg.GroupShare, "group-share", cfg.GroupShare, "mixed: share of the sends that go to groups")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile to this file (go tool pprof)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress line on stderr")
 	fs.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error (logs go to stderr)")
+	if path := findConfigArg(args); path != "" {
+		if err := applyScenarioFile(fs, path); err != nil {
+			return cfg, err
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

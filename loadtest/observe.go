@@ -23,6 +23,9 @@ type observer struct {
 	rdb     redis.UniversalClient // nil: Redis is not observed
 	addr    string
 	log     *slog.Logger
+	// workerCPU, when set, is the CPU seconds of the worker processes so
+	// far: their work is the harness's, not "other".
+	workerCPU func() float64
 }
 
 // observation is one snapshot of every observed process, of the machine
@@ -77,6 +80,9 @@ func (o *observer) observe(ctx context.Context) *observation {
 	wg.Wait()
 	ob.machineBusy = machineBusySeconds()
 	ob.harnessCPU, _ = selfUsage()
+	if o.workerCPU != nil {
+		ob.harnessCPU += o.workerCPU()
+	}
 	return ob
 }
 
@@ -250,3 +256,20 @@ func finite(v float64) float64 {
 
 // counter is one counter increase of a process report (0 when absent).
 func (p ProcessReport) counter(name string) float64 { return p.Counters[name] }
+
+// scrapeOnly scrapes the targets' /metrics, without Redis and the machine:
+// the cheap snapshot the monitor takes every few seconds.
+func (o *observer) scrapeOnly(ctx context.Context) *observation {
+	ob := &observation{at: time.Now(), procs: make([]*metricsSnapshot, len(o.targets)), errs: make([]error, len(o.targets))}
+	var wg sync.WaitGroup
+	for i, t := range o.targets {
+		if t.Metrics == "" {
+			continue
+		}
+		wg.Go(func() {
+			ob.procs[i], ob.errs[i] = scrapeMetrics(ctx, o.hc, t.Metrics)
+		})
+	}
+	wg.Wait()
+	return ob
+}

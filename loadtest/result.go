@@ -34,6 +34,21 @@ type Result struct {
 	// Harness is the load generator's own cost: when it is near a full
 	// core on a shared machine, latencies include its queueing.
 	Harness HarnessCost `json:"harness"`
+	// Operations are the connects and sends of the run, FailedOps those
+	// that failed; ErrorRate is their ratio, judged against -max-error-rate.
+	Operations int64   `json:"operations"`
+	FailedOps  int64   `json:"failed_operations"`
+	ErrorRate  float64 `json:"error_rate"`
+	// Churn is how the reconnect storms went (churn and mixed).
+	Churn *ChurnReport `json:"churn,omitempty"`
+	// Timeline has one sample per second of the run; ServerTimeline one
+	// scrape of the servers every few seconds; PeakStreamLag is the
+	// largest ingress backlog any scrape saw.
+	Timeline       []Sample      `json:"timeline,omitempty"`
+	ServerTimeline []ServerPoint `json:"server_timeline,omitempty"`
+	PeakStreamLag  float64       `json:"peak_stream_lag"`
+	// Workers is how many load processes drove the run (0: this one).
+	Workers int `json:"workers,omitempty"`
 	// LoadStart and LoadEnd are the machine's 1-minute load average: other
 	// work on the machine competes with the servers and the harness.
 	LoadStart float64 `json:"load_average_start"`

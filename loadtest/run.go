@@ -32,6 +32,10 @@ type runner struct {
 	tokens *tokenSource
 	res    *Result
 	phase  atomic.Value // string, for the progress line
+	dial   *dialer
+	// lo and hi are the device indexes this process drives: all of them,
+	// or a worker's share.
+	lo, hi int
 
 	// The send goroutines of a traffic run, their context's cancel, and
 	// when sending started.
@@ -55,16 +59,23 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 	if err := CheckTargets(cfg); err != nil {
 		return nil, fmt.Errorf("loadtest: %w", err)
 	}
+	if cfg.Workers > 1 {
+		return runCoordinated(ctx, cfg, out)
+	}
 	nofile, err := raiseNoFile(cfg.Connections + fdHeadroom)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: %w", err)
 	}
 	warnPorts(cfg)
+	sources, err := sourceAddrs(cfg.SourceAddrs)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout())
 	defer cancel()
 
-	r := &runner{cfg: cfg, log: cfg.Log, st: newStats(), ledger: NewLedger()}
+	r := &runner{cfg: cfg, log: cfg.Log, st: newStats(), ledger: NewLedger(), dial: newDialer(cfg.Connections, sources), hi: cfg.Connections}
 	if cfg.Redis != "" {
 		r.rdb = redis.NewClient(&redis.Options{Addr: cfg.Redis, Password: cfg.RedisPassword, PoolSize: 4})
 		defer r.rdb.Close()
@@ -82,14 +93,22 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 	r.phase.Store("start")
 
 	cpu0, _ := selfUsage()
-	prog := startProgress(cfg.Progress, r.st, &r.phase)
+	mctx, mcancel := context.WithCancel(ctx)
+	mon := newMonitor(r.obs, start)
+	var mwg sync.WaitGroup
+	mwg.Go(func() { mon.run(mctx) })
+	prog := startProgress(cfg.Progress, r.st, &r.phase, mon, start)
 	switch cfg.Scenario.normalize() {
 	case ScenarioConnect:
 		err = r.runConnect(ctx)
+	case ScenarioPush:
+		err = r.runPush(ctx)
 	default:
 		err = r.runTraffic(ctx)
 	}
-	peak := prog.finish()
+	peak, samples := prog.finish()
+	mcancel()
+	mwg.Wait()
 	if err != nil {
 		r.res.fail("%v", err)
 	}
@@ -98,24 +117,46 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 	}
 
 	res := r.res
-	res.Seconds = time.Since(start).Seconds()
-	res.Errors = r.st.errorCounts()
-	res.LoadEnd = loadAverage()
+	res.Timeline = samples
+	res.ServerTimeline, res.PeakStreamLag = mon.points()
 	cpu1, maxRSS := selfUsage()
 	res.Harness = HarnessCost{CPUSeconds: cpu1 - cpu0, MaxRSSBytes: maxRSS, Goroutines: max(peak, runtime.NumGoroutine())}
+	finishResult(res, r.st, cfg, start, out)
+	return res, nil
+}
+
+// finishResult completes a result the same way for one process and for a
+// coordinated run: error rate verdict, timings, JSON, HTML and summary.
+func finishResult(res *Result, st *stats, cfg Config, start time.Time, out io.Writer) {
+	res.Seconds = time.Since(start).Seconds()
+	res.Errors = st.errorCounts()
+	res.LoadEnd = loadAverage()
 	if res.Seconds > 0 {
 		res.Harness.CPUPercent = 100 * res.Harness.CPUSeconds / res.Seconds
 	}
+	res.Operations, res.FailedOps = st.operations()
+	if res.Operations > 0 {
+		res.ErrorRate = float64(res.FailedOps) / float64(res.Operations)
+	}
+	if res.ErrorRate > cfg.MaxErrorRate {
+		res.fail("error rate %.4f%% (%d of %d connects and sends) is above the threshold %.4f%%",
+			100*res.ErrorRate, res.FailedOps, res.Operations, 100*cfg.MaxErrorRate)
+	}
 	if cfg.JSONPath != "" {
 		if err := res.writeJSON(cfg.JSONPath); err != nil {
-			r.log.Error("write JSON result", "err", err)
+			cfg.Log.Error("write JSON result", "err", err)
+			res.fail("%v", err)
+		}
+	}
+	if cfg.HTMLPath != "" {
+		if err := writeHTMLFile(cfg.HTMLPath, res); err != nil {
+			cfg.Log.Error("write HTML report", "err", err)
 			res.fail("%v", err)
 		}
 	}
 	if out != nil {
 		writeSummary(out, res)
 	}
-	return res, nil
 }
 
 // sleepCtx waits d or until ctx ends; false if ctx ended.

@@ -35,6 +35,15 @@ type stats struct {
 	ackLat      *latency
 	deliveryLat *latency
 	lagLat      *latency // schedule lag: when a send was handed over vs due
+	syncLat     *latency // send->delivery of messages that came by sync
+	recoverLat  *latency // churn: end of offline time -> caught up again
+	waveLat     *latency // churn: cut -> last device of the wave caught up
+	// churnDrops counts disconnects the harness caused on purpose; churnCut
+	// the connections it cut, churnBack those back and caught up again.
+	churnDrops atomic.Int64
+	churnCut   atomic.Int64
+	churnBack  atomic.Int64
+	churnWaves atomic.Int64
 
 	mu     sync.Mutex
 	errors map[string]int64
@@ -51,6 +60,9 @@ func newStats() *stats {
 		ackLat:      newLatency(latencyShards),
 		deliveryLat: newLatency(latencyShards),
 		lagLat:      newLatency(latencyShards),
+		syncLat:     newLatency(latencyShards),
+		recoverLat:  newLatency(latencyShards),
+		waveLat:     newLatency(1),
 		errors:      map[string]int64{},
 	}
 }
@@ -71,6 +83,23 @@ func (s *stats) addError(where string, err error) {
 	s.mu.Lock()
 	s.errors[k]++
 	s.mu.Unlock()
+}
+
+// operations are the connects attempted plus the sends handed over, and
+// failed those that failed: connects refused, sends refused or left
+// unanswered, and connections that ended when nobody asked them to.
+func (s *stats) operations() (ops, failed int64) {
+	ops = s.connects.Load() + s.connectFails.Load() + s.sent.Load()
+	failed = s.connectFails.Load() + s.sendErrors.Load() + s.unanswered.Load() + s.disconnects.Load()
+	return ops, failed
+}
+
+// drained reports whether every send has its answer and every owed
+// delivery arrived.
+func (s *stats) drained() bool {
+	answered := s.acked.Load() + s.sendErrors.Load()
+	return answered >= s.sent.Load() && s.received.Load() >= s.expected.Load() &&
+		s.churnBack.Load() >= s.churnCut.Load()
 }
 
 func (s *stats) errorCounts() map[string]int64 {
@@ -117,4 +146,10 @@ func errorKind(err error) string {
 		return "cancelled"
 	}
 	return "transport"
+}
+
+// selfCPUMicros is this process's CPU time in microseconds.
+func selfCPUMicros() int64 {
+	cpu, _ := selfUsage()
+	return int64(cpu * 1e6)
 }

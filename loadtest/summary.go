@@ -18,6 +18,9 @@ func writeSummary(w io.Writer, r *Result) {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(w, "\nchatgate loadtest %s: %s (%.1f s)\n", r.Scenario, verdict, r.Seconds)
+	if r.Workers > 1 {
+		fmt.Fprintf(w, "load processes: %d (harness figures below are their sum)\n", r.Workers)
+	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "  failure: %s\n", f)
 	}
@@ -36,8 +39,19 @@ func writeSummary(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "  deliveries: expected %d, received %d (%.0f/s), %d of them by sync\n",
 			t.Expected, t.Received, t.DeliveryRate, t.Synced)
 	}
+	if c := r.Churn; c != nil {
+		fmt.Fprintf(w, "churn: %d waves, %d connections cut (offline %.1f s each), %d back and caught up; %d deliveries by sync\n",
+			c.Waves, c.DevicesCut, c.DownSeconds, c.Recovered, c.SyncedDeliveries)
+		fmt.Fprintf(w, "  back online->synced  %s\n", c.Reconnect)
+		fmt.Fprintf(w, "  wave cut->all synced %s\n", c.WaveRecovery)
+		fmt.Fprintf(w, "  send->sync delivery  %s\n", c.SyncLatency)
+	}
 	if r.Ledger != nil {
 		fmt.Fprintf(w, "ledger: %s\n", r.Ledger)
+	}
+	fmt.Fprintf(w, "error rate: %.4f%% (%d failed of %d connects and sends)\n", 100*r.ErrorRate, r.FailedOps, r.Operations)
+	if r.PeakStreamLag > 0 || len(r.ServerTimeline) > 0 {
+		fmt.Fprintf(w, "peak ingress stream lag seen by the scrapes: %.0f entries\n", r.PeakStreamLag)
 	}
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(w, "errors:\n")
@@ -135,3 +149,7 @@ func fmtBytes(b float64) string {
 	}
 	return fmt.Sprintf("%.0f B", b)
 }
+
+func fmtPct(v float64) string { return fmt.Sprintf("%.0f%%", v) }
+
+func fmtCount(v float64) string { return fmt.Sprintf("%.0f", v) }

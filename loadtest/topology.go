@@ -85,6 +85,8 @@ type planner interface {
 	maxDeviceRate(rate float64) float64
 	// senders is how many distinct devices send.
 	senders() int
+	// sender is the device index of plan(n).from, cheaply.
+	sender(n int64) int
 }
 
 // chatPlanner sends 1:1 messages from the first `sending` users, each to
@@ -205,3 +207,64 @@ func (p *groupPlanner) maxDeviceRate(rate float64) float64 {
 func (p *groupPlanner) senders() int {
 	return min(p.groups*p.size, p.t.users()) * p.t.k
 }
+
+// sender is the device index that sends event n, without building the
+// rest of the plan: a worker process skips the events of other workers'
+// devices with it.
+func (p *chatPlanner) sender(n int64) int {
+	u := int(n % int64(p.sending))
+	d := int(n/int64(p.sending)) % p.t.k
+	return u*p.t.k + d
+}
+
+func (p *groupPlanner) sender(n int64) int {
+	g := int(n % int64(p.groups))
+	j := int(n/int64(p.groups)) % p.size
+	d := int(n/int64(p.groups*p.size)) % p.t.k
+	return p.member(g, j)*p.t.k + d
+}
+
+// mixedPlanner interleaves 1:1 and group sends: event n is a group send
+// when it carries the running share of group sends over a whole number
+// (floor((n+1)s) > floor(ns)), so groups get exactly share s of any long
+// enough stretch, evenly spread, and each sub-planner sees its own events
+// numbered 0, 1, 2, ... as if it ran alone.
+type mixedPlanner struct {
+	chat  *chatPlanner
+	group *groupPlanner
+	share float64
+}
+
+// split says whether event n goes to the groups and its number within its
+// sub-planner.
+func (p *mixedPlanner) split(n int64) (group bool, k int64) {
+	before := int64(float64(n) * p.share)
+	after := int64(float64(n+1) * p.share)
+	if after > before {
+		return true, before
+	}
+	return false, n - before
+}
+
+func (p *mixedPlanner) plan(n int64) sendPlan {
+	g, k := p.split(n)
+	if g {
+		return p.group.plan(k)
+	}
+	return p.chat.plan(k)
+}
+
+func (p *mixedPlanner) sender(n int64) int {
+	g, k := p.split(n)
+	if g {
+		return p.group.sender(k)
+	}
+	return p.chat.sender(k)
+}
+
+func (p *mixedPlanner) maxDeviceRate(rate float64) float64 {
+	// A device may both chat and be in groups; the sum bounds it.
+	return p.chat.maxDeviceRate(rate*(1-p.share)) + p.group.maxDeviceRate(rate*p.share)
+}
+
+func (p *mixedPlanner) senders() int { return p.chat.senders() }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -37,35 +38,20 @@ func (r *runner) runTraffic(ctx context.Context) error {
 	for i, g := range gws {
 		urls[i] = g.WS
 	}
-	var (
-		topo *topology
-		pl   planner
-	)
-	if cfg.Scenario.normalize() == ScenarioChat {
-		topo = chatTopology(cfg, len(gws))
-		pl = newChatPlanner(topo, cfg.Senders)
-	} else {
-		topo = roundRobinTopology(cfg, len(gws))
-		gp := newGroupPlanner(topo, cfg.GroupSize, cfg.Groups, cfg.GroupBase)
+	topo, pl, gp := buildPlan(cfg, len(gws))
+	if gp != nil {
 		r.phase.Store("groups")
-		cleanup, err := setupGroups(ctx, r.rdb, cfg.AppID, gp)
+		cleanup, err := r.declareGroups(ctx, gp)
 		if err != nil {
 			return err
 		}
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := cleanup(cctx); err != nil {
-				r.log.Warn("group cleanup", "err", err)
-			}
-		}()
-		pl = gp
+		defer cleanup()
 	}
 
 	r.phase.Store("connect")
 	fctx, fcancel := context.WithCancel(ctx)
 	defer fcancel()
-	fl := newFleet(topo, urls, cfg.AppID, r.st, r.ledger, r.log, time.Now())
+	fl := newFleet(topo, urls, cfg.AppID, r.st, r.ledger, r.log, time.Now(), r.dial, r.lo, r.hi)
 	rampStart := time.Now()
 	if err := fl.start(fctx, r.tokens, cfg.ConnectRate); err != nil {
 		fl.close()
@@ -102,7 +88,14 @@ func (r *runner) runTraffic(ctx context.Context) error {
 	r.phase.Store("send")
 	tr := &TrafficReport{OfferedRate: cfg.Rate, Senders: pl.senders(), MaxDeviceRate: pl.maxDeviceRate(cfg.Rate)}
 	r.res.Traffic = tr
-	sendEnd := r.sendAll(ctx, fl, pl, tr)
+	sendStart := time.Now()
+	var churnDone sync.WaitGroup
+	if cfg.Scenario.churns() {
+		fl.churn = newChurner(fl, cfg.ChurnFraction, cfg.ChurnInterval, cfg.ChurnDown)
+		churnDone.Go(func() { fl.churn.run(ctx, sendStart, sendStart.Add(cfg.Duration)) })
+	}
+	sendEnd := r.sendAll(ctx, fl, pl, tr, sendStart, newRunID())
+	churnDone.Wait()
 
 	r.phase.Store("drain")
 	r.drain(ctx, cfg.Drain)
@@ -118,17 +111,15 @@ func (r *runner) runTraffic(ctx context.Context) error {
 	r.fillTraffic(tr, sendEnd)
 	lr := r.ledger.Report()
 	r.res.Ledger = &lr
+	if fl.churn != nil {
+		r.res.Churn = churnReport(r.st, cfg.ChurnDown)
+	}
 	r.res.Window = "from the end of the hold (every device connected) to the end of the drain"
 	r.res.Servers, r.res.Redis = r.obs.report(before, after)
 	r.res.Machine = r.obs.machine(before, after, r.res.Servers, r.res.Redis)
 	r.res.Gateways = r.deliveryCosts(recv)
 
-	if !lr.OK() {
-		r.res.fail("ledger: %d of %d expected deliveries lost, %d out of order", lr.Lost, lr.Expected, lr.OutOfOrder)
-	}
-	if tr.Unanswered > 0 {
-		r.res.fail("%d sends had neither ack nor error %v after the last send", tr.Unanswered, cfg.Drain)
-	}
+	r.judgeTraffic(tr, lr)
 	if ctx.Err() != nil {
 		return fmt.Errorf("traffic scenario cut short: %w", ctx.Err())
 	}
@@ -154,18 +145,26 @@ func checkSenderRate(fl *fleet, pl planner, rate float64) error {
 // sendAll runs the open-loop schedule: each event is sent from its own
 // goroutine, so a slow ack never delays the next send. It returns when the
 // last send was handed over.
-func (r *runner) sendAll(ctx context.Context, fl *fleet, pl planner, tr *TrafficReport) time.Time {
+func (r *runner) sendAll(ctx context.Context, fl *fleet, pl planner, tr *TrafficReport, start time.Time, runID string) time.Time {
 	cfg := r.cfg
-	runID := newRunID()
 	content := strings.Repeat("x", cfg.ContentBytes)
 	maxInFlight := max(maxInFlightFloor, int(cfg.Rate*10))
 	sem := make(chan struct{}, maxInFlight)
 	sctx, scancel := context.WithCancel(ctx)
 	r.stopSends = scancel
-	sch := newSchedule(time.Now(), cfg.Rate, cfg.Duration, cfg.MaxMessages)
+	sch := newSchedule(start, cfg.Rate, cfg.Duration, cfg.MaxMessages)
 	tr.Planned = sch.Len()
-	r.sendStart = time.Now()
+	r.sendStart = start
+	// A worker process runs the whole schedule and sends the events of its
+	// own devices, so the processes together keep the global rate and
+	// every event keeps its due time.
+	partial := r.lo > 0 || r.hi < fl.topo.devices()
 	sch.run(ctx, nil, nil, func(n int64, due time.Time) {
+		if partial {
+			if from := pl.sender(n); from < r.lo || from >= r.hi {
+				return
+			}
+		}
 		p := pl.plan(n)
 		select {
 		case sem <- struct{}{}:
@@ -178,7 +177,7 @@ func (r *runner) sendAll(ctx context.Context, fl *fleet, pl planner, tr *Traffic
 		r.st.sent.Add(1)
 		r.sends.Go(func() {
 			defer func() { <-sem }()
-			fl.send(sctx, p, cmid, content, due)
+			fl.send(sctx, p, n, cmid, content, due)
 		})
 	})
 	return time.Now()
@@ -189,8 +188,7 @@ func (r *runner) sendAll(ctx context.Context, fl *fleet, pl planner, tr *Traffic
 func (r *runner) drain(ctx context.Context, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		answered := r.st.acked.Load() + r.st.sendErrors.Load()
-		if answered >= r.st.sent.Load() && r.st.received.Load() >= r.st.expected.Load() {
+		if r.st.drained() {
 			break
 		}
 		sleepCtx(ctx, drainPoll)
@@ -264,4 +262,55 @@ func newRunID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// buildPlan places the users of a traffic run and plans its sends; gp is
+// the group planner when the scenario has groups (to declare them).
+func buildPlan(cfg Config, nGW int) (*topology, planner, *groupPlanner) {
+	switch cfg.Scenario.normalize() {
+	case ScenarioGroup:
+		topo := roundRobinTopology(cfg, nGW)
+		gp := newGroupPlanner(topo, cfg.GroupSize, cfg.Groups, cfg.GroupBase)
+		return topo, gp, gp
+	case ScenarioMixed:
+		// The chat topology puts consecutive users on different gateways
+		// too, so groups of consecutive users still span every gateway.
+		topo := chatTopology(cfg, nGW)
+		gp := newGroupPlanner(topo, cfg.GroupSize, cfg.Groups, cfg.GroupBase)
+		return topo, &mixedPlanner{chat: newChatPlanner(topo, cfg.Senders), group: gp, share: cfg.GroupShare}, gp
+	default: // chat, churn
+		topo := chatTopology(cfg, nGW)
+		return topo, newChatPlanner(topo, cfg.Senders), nil
+	}
+}
+
+// declareGroups writes the groups of the run to Redis and returns their
+// removal, bounded on its own so that it runs even after the run's
+// context ended.
+func (r *runner) declareGroups(ctx context.Context, gp *groupPlanner) (func(), error) {
+	cleanup, err := setupGroups(ctx, r.rdb, r.cfg.AppID, gp)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := cleanup(cctx); err != nil {
+			r.log.Warn("group cleanup", "err", err)
+		}
+	}, nil
+}
+
+// judgeTraffic fails the run for lost or out-of-order deliveries and for
+// sends that were never answered.
+func (r *runner) judgeTraffic(tr *TrafficReport, lr Report) {
+	if !lr.OK() {
+		r.res.fail("ledger: %d of %d expected deliveries lost, %d out of order", lr.Lost, lr.Expected, lr.OutOfOrder)
+	}
+	if tr.Unanswered > 0 {
+		r.res.fail("%d sends had neither ack nor error %v after the last send", tr.Unanswered, r.cfg.Drain)
+	}
+	if c := r.res.Churn; c != nil && c.Recovered < c.DevicesCut {
+		r.res.fail("churn: %d of %d cut devices were not connected and caught up by the end of the drain", c.DevicesCut-c.Recovered, c.DevicesCut)
+	}
 }

@@ -14,6 +14,13 @@
 #          expected to fail on a small machine (the harness says where)
 #   group  fan-out to groups spread over both gateways, one run per
 #          size:rate pair of GROUP_RUNS: deliveries per gateway CPU-second
+#   idle50k  IDLE50K_CONNECTIONS idle connections over THREE fresh gateway
+#          processes, driven by three harness worker processes (-workers 3):
+#          every process here is capped at 20,000 open files
+#   churn  1:1 traffic at CHURN_RATE while reconnect storms cut
+#          CHURN_FRACTION of the devices every CHURN_INTERVAL for CHURN_DOWN:
+#          recovery time, and zero lost
+#   mixed  chat + groups + churn at once (configs/loadtest-mixed.yaml)
 #
 # Every run is bounded (-timeout 60s each) and every process is killed at
 # exit. Results (text and JSON per run, server logs) go to OUT.
@@ -29,7 +36,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SCENARIOS="${SCENARIOS:-idle chat group}"
+SCENARIOS="${SCENARIOS:-idle chat group churn}"
 ROUTERS="${ROUTERS:-1}"
 CHAT_RATES="${CHAT_RATES:-500 1000 2000 3000 5000 6000 10000 20000}"
 CHAT_CONNECTIONS="${CHAT_CONNECTIONS:-2000}"
@@ -43,6 +50,12 @@ IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-19000}"
 IDLE_RATE="${IDLE_RATE:-1500}"
 IDLE_HOLD="${IDLE_HOLD:-25s}"
 PERF="${PERF:-0}"
+IDLE50K_CONNECTIONS="${IDLE50K_CONNECTIONS:-50000}"
+CHURN_RATE="${CHURN_RATE:-1000}"
+CHURN_FRACTION="${CHURN_FRACTION:-0.25}"
+CHURN_INTERVAL="${CHURN_INTERVAL:-6s}"
+CHURN_DOWN="${CHURN_DOWN:-2s}"
+CHURN_DURATION="${CHURN_DURATION:-30s}"
 OUT="${OUT:-out/bench-$(date +%Y%m%d-%H%M%S)}"
 
 APP=bench
@@ -201,7 +214,8 @@ run() {
 	shift
 	sleep "$PAUSE"
 	log "$name"
-	local cmd=("${LOADTEST[@]}" "$@" -app "$APP" -redis "$REDIS_ADDR" -timeout 60s -json "$OUT/$name.json")
+	local cmd=("${LOADTEST[@]}" "$@" -app "$APP" -redis "$REDIS_ADDR" -timeout "${RUN_TIMEOUT:-60s}"
+		-json "$OUT/$name.json" -html "$OUT/$name.html")
 	echo "${cmd[*]}" | tee "$OUT/$name.cmd"
 	if ! "${cmd[@]}" 2> >(tee "$OUT/$name.progress" >&2) | tee "$OUT/$name.txt"; then
 		echo "RUN $name FAILED"
@@ -256,6 +270,29 @@ for s in $SCENARIOS; do
 			fi
 		done
 		;;
+	idle50k)
+		# Three fresh gateways, one per 20,000-file process limit.
+		ws3=() ops3=()
+		for i in 1 2 3; do
+			ws=$(free_port) ops=$(free_port)
+			start_process "gwbig$i" configs/loadtest-gateway.yaml "$ws" "$ops"
+			ws3+=("ws://127.0.0.1:$ws/ws") ops3+=("http://127.0.0.1:$ops")
+		done
+		for i in 1 2 3; do wait_ready "${ops3[$((i - 1))]}" "gwbig$i"; done
+		RUN_TIMEOUT=240s run "idle50k-$IDLE50K_CONNECTIONS" -config configs/loadtest-idle-50k.yaml \
+			-ws "$(join "${ws3[@]}")" -metrics "$(join "${ops3[@]}")" -router-metrics "$ROUTER_OPS" \
+			-connections "$IDLE50K_CONNECTIONS" -connect-rate "$IDLE_RATE" -hold "$IDLE_HOLD"
+		for i in 1 2 3; do stop_process "gwbig$i"; done
+		;;
+	churn)
+		RUN_TIMEOUT=150s run "churn-$CHURN_RATE" -scenario churn -ws "$ALL_WS" -metrics "$ALL_OPS" -router-metrics "$ROUTER_OPS" \
+			-connections "$CHAT_CONNECTIONS" -connect-rate 2000 -hold 2s -rate "$CHURN_RATE" -duration "$CHURN_DURATION" \
+			-drain 30s -churn-fraction "$CHURN_FRACTION" -churn-interval "$CHURN_INTERVAL" -churn-down "$CHURN_DOWN"
+		;;
+	mixed)
+		RUN_TIMEOUT=150s run mixed -config configs/loadtest-mixed.yaml -ws "$ALL_WS" -metrics "$ALL_OPS" \
+			-router-metrics "$ROUTER_OPS"
+		;;
 	*)
 		echo "unknown scenario $s" >&2
 		exit 2
@@ -273,6 +310,14 @@ if command -v jq >/dev/null 2>&1; then
 		f="$OUT/chat-$rate.json"
 		[ -e "$f" ] || continue
 		jq -r '"chat \(.settings.rate) msg/s: ok=\(.ok) acked \(.traffic.ack_rate|round)/s; ack p50/p99/p99.9 \(.traffic.ack_latency.p50_ms)/\(.traffic.ack_latency.p99_ms)/\(.traffic.ack_latency.p999_ms) ms; delivery p50/p99/p99.9 \(.traffic.delivery_latency.p50_ms)/\(.traffic.delivery_latency.p99_ms)/\(.traffic.delivery_latency.p999_ms) ms; lag p99 \(.traffic.schedule_lag.p99_ms) ms; \(.machine.busy_cores*100|round/100) of \(.machine.cores) cores busy, \(.machine.other_cores*100|round/100) by other processes"' "$f"
+	done
+	for f in "$OUT"/idle50k-*.json; do
+		[ -e "$f" ] || continue
+		jq -r '"idle50k: ok=\(.ok) \(.connect.established) conns over \(.workers) load processes; " + ([.gateways[] | "\(.name): \(.connections) conns \(.rss_per_conn_kib*100|round/100) KiB RSS/conn idle \(.idle_cpu_us_per_conn_second*100|round/100) µs/conn/s"] | join(", "))' "$f"
+	done
+	for f in "$OUT"/churn-*.json "$OUT"/mixed.json; do
+		[ -e "$f" ] || continue
+		jq -r '"\(.scenario): ok=\(.ok) lost \(.ledger.lost) of \(.ledger.expected_deliveries); \(.churn.waves) waves, \(.churn.devices_cut) cut, \(.churn.recovered) back; back->synced p50/p99 \(.churn.reconnect.p50_ms)/\(.churn.reconnect.p99_ms) ms; wave recovery max \(.churn.wave_recovery.max_ms) ms; live delivery p99 \(.traffic.delivery_latency.p99_ms) ms"' "$f"
 	done
 	for f in "$OUT"/group-*.json; do
 		[ -e "$f" ] || continue
