@@ -24,9 +24,16 @@
 // blocks until the message is acknowledged, resending with the same cmid
 // after each reconnect, so a message is never sent twice nor lost between
 // connections; the highest delivered id is dacked every few seconds. A kick
-// with code 4101 (replaced: the same device connected elsewhere) and an
-// authentication failure end a Session; every other disconnection is
-// followed by a reconnect.
+// with code 4101 (replaced: the same device connected elsewhere), 4102
+// (kicked by an administrator), 4103 (user disabled) or 4108 (user
+// deleted) and an authentication failure end a Session; every other
+// disconnection is followed by a reconnect.
+//
+// Recalls and read receipts are events: message objects of type "recall"
+// or "read" delivered among the messages ([Recall] and [ReadReceipt] tell
+// them apart). A Session hands them to the application like messages,
+// deduplicated by id, so that it can remove a recalled message or mark
+// messages read.
 //
 // Every goroutine of a Conn or Session ends with Close (or with the Session's
 // context); nothing is kept at package level.

@@ -134,7 +134,8 @@ type Session struct {
 
 // StartSession starts a Session and returns at once; it connects in the
 // background (Ready waits for it). The Session runs until ctx ends, Close is
-// called, or a final error (kick 4101, authentication refused).
+// called, or a final error (kick 4101, 4102, 4103 or 4108, authentication
+// refused).
 func StartSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	cfg = cfg.withDefaults()
 	if len(cfg.URLs) == 0 {
@@ -176,7 +177,8 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 
 // Err is nil while the Session runs, then ErrClosed after Close or the end
 // of its context, a *KickError with code 4101 when another connection of
-// the same device replaced it, or the *protocol.Error of a refused
+// the same device replaced it (4102, 4103, 4108 when an administrator
+// kicked, disabled or deleted the user), or the *protocol.Error of a refused
 // authentication (4010-4014).
 func (s *Session) Err() error {
 	select {
@@ -300,6 +302,17 @@ func (s *Session) SetBackground(ctx context.Context, bg bool) error {
 
 func retryable(c protocol.Code) bool {
 	return c == protocol.CodeRateLimited || c == protocol.CodeInternal || c == protocol.CodeUnavailable
+}
+
+// final reports whether a kick ends the session: another connection of the
+// device took over, or an administrator logged the user out, disabled or
+// deleted it. Reconnecting would fight the decision.
+func final(c protocol.Code) bool {
+	switch c {
+	case protocol.CodeKickReplaced, protocol.CodeKickAdmin, protocol.CodeKickDisabled, protocol.CodeKickDeleted:
+		return true
+	}
+	return false
 }
 
 // permanent reports whether a Dial error will not go away by retrying with
@@ -429,7 +442,7 @@ func (s *Session) loop(ctx context.Context) error {
 		}
 		var kick *KickError
 		switch {
-		case errors.As(err, &kick) && kick.Code == protocol.CodeKickReplaced:
+		case errors.As(err, &kick) && final(kick.Code):
 			return err
 		case errors.As(err, &kick) && kick.Code == protocol.CodeKickShutdown:
 			// The gateway is draining: go to the next one now, with just

@@ -256,8 +256,31 @@ func TestSessionReplacedIsFinal(t *testing.T) {
 	}
 }
 
+// An administrator's kick, disable or delete ends the session: reconnecting
+// would undo the decision.
+func TestSessionFinalKicks(t *testing.T) {
+	for _, code := range []protocol.Code{protocol.CodeKickAdmin, protocol.CodeKickDisabled, protocol.CodeKickDeleted} {
+		t.Run(code.String(), func(t *testing.T) {
+			b := newBackend()
+			gw := newFakeServer(t, "gw-a", b)
+			s := startSession(t, sessionConfig(1, 1, gw.url()))
+			ready(t, s)
+			b.conn(t, 1, 1).kick(code)
+			select {
+			case <-s.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("session still running after a final kick")
+			}
+			var kerr *KickError
+			if !errors.As(s.Err(), &kerr) || kerr.Code != code {
+				t.Fatalf("Err = %v, want kick %d", s.Err(), code)
+			}
+		})
+	}
+}
+
 func TestSessionKicksReconnect(t *testing.T) {
-	for _, code := range []protocol.Code{protocol.CodeKickShutdown, protocol.CodeKickAdmin, protocol.CodeKickSlow, protocol.CodeKickIdle} {
+	for _, code := range []protocol.Code{protocol.CodeKickShutdown, protocol.CodeKickSlow, protocol.CodeKickIdle} {
 		t.Run(code.String(), func(t *testing.T) {
 			b := newBackend()
 			gwA := newFakeServer(t, "gw-a", b)
@@ -345,7 +368,7 @@ func TestSessionSendRetries(t *testing.T) {
 	}
 	// The own message is never handed back, not even by a later sync.
 	<-connects
-	b.conn(t, 1, 1).kick(protocol.CodeKickAdmin)
+	b.conn(t, 1, 1).kick(protocol.CodeKickIdle)
 	select {
 	case <-connects:
 	case <-time.After(5 * time.Second):

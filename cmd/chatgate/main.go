@@ -13,6 +13,9 @@ import (
 	"io"
 	"os"
 	"strings"
+	// Zone data in the binary: settings' time_zone and push quiet hours
+	// must not depend on the host having /usr/share/zoneinfo.
+	_ "time/tzdata"
 )
 
 // stdio is what a subcommand may touch of the process, so tests can run
@@ -51,6 +54,7 @@ func commands() []command {
 		{name: "client", summary: "interactive terminal chat client", run: runClient, usage: usageOf(clientFlags)},
 		{name: "token", summary: "mint an admin or user access token", run: runToken, usage: usageOf(tokenFlags)},
 		{name: "loadtest", summary: "load-test gateways with real clients; a ledger proves nothing was lost", run: runLoadtest, usage: loadtestUsage},
+		{name: "fakepush", summary: "run a fake APNs + FCM for trying push out and benchmarks", run: runFakepush, usage: usageOf(fakepushFlags)},
 		{name: "version", summary: "print the version", run: runVersion, usage: usageOf(versionFlags)},
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/chatgate/chatgate/internal/auth"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/store"
@@ -21,13 +23,29 @@ import (
 const devTokenTTL = 24 * time.Hour
 
 // DevApp is the app the embedded mode creates for trying chatgate out, with
-// ready-made tokens.
+// ready-made users and tokens.
 type DevApp struct {
 	App        string
 	AdminToken string
 	// UserTokens are tokens of users 1 and 2, keyed by user id.
 	UserTokens map[int64]string
+	// Users are the registered users 1 and 2: their usernames and the
+	// passwords (random at each start) that /token/* accept.
+	Users map[int64]DevUser
 }
+
+// DevUser is a registered user of the dev app.
+type DevUser struct {
+	Username string
+	Password string
+}
+
+// devUsers are the users the dev app's tokens act as: registered users, so
+// that every REST operation works for them.
+var devUsers = []struct {
+	id   int64
+	name string
+}{{1, "alice"}, {2, "bob"}}
 
 // putApps declares the configured apps, keeping the creation time of apps
 // that already exist.
@@ -49,8 +67,9 @@ func putApps(ctx context.Context, st *store.Store, apps []config.App) error {
 }
 
 // ensureDevApp creates the dev app with a random secret unless the
-// configuration declared it, and mints its tokens.
-func ensureDevApp(ctx context.Context, st *store.Store, id string, now time.Time) (*DevApp, error) {
+// configuration declared it, registers its users 1 and 2 and mints their
+// tokens.
+func ensureDevApp(ctx context.Context, st *store.Store, id string, passwordCost int, now time.Time) (*DevApp, error) {
 	app, err := st.GetApp(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		secret := make([]byte, 32)
@@ -64,18 +83,46 @@ func ensureDevApp(ctx context.Context, st *store.Store, id string, now time.Time
 	} else if err != nil {
 		return nil, fmt.Errorf("server: dev app: %w", err)
 	}
-	dev := &DevApp{App: id, UserTokens: map[int64]string{}}
+	dev := &DevApp{App: id, UserTokens: map[int64]string{}, Users: map[int64]DevUser{}}
 	if dev.AdminToken, err = auth.Issue([]byte(app.Secret), id, auth.RoleAdmin, 0, devTokenTTL, now); err != nil {
 		return nil, fmt.Errorf("server: dev app admin token: %w", err)
 	}
-	for _, uid := range []int64{1, 2} {
-		tok, err := auth.Issue([]byte(app.Secret), id, auth.RoleUser, uid, devTokenTTL, now)
+	for _, u := range devUsers {
+		pw, err := ensureDevUser(ctx, st, id, u.id, u.name, passwordCost, now)
+		if err != nil {
+			return nil, err
+		}
+		dev.Users[u.id] = DevUser{Username: u.name, Password: pw}
+		tok, err := auth.Issue([]byte(app.Secret), id, auth.RoleUser, u.id, devTokenTTL, now)
 		if err != nil {
 			return nil, fmt.Errorf("server: dev app user token: %w", err)
 		}
-		dev.UserTokens[uid] = tok
+		dev.UserTokens[u.id] = tok
 	}
 	return dev, nil
+}
+
+// ensureDevUser registers a dev user under its fixed id, or gives an
+// existing one a new password, and returns the password. The password is
+// random: the dev block prints it, and nothing else knows it.
+func ensureDevUser(ctx context.Context, st *store.Store, app string, uid int64, name string, cost int, now time.Time) (string, error) {
+	raw := make([]byte, 6)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("server: dev user password: %w", err)
+	}
+	pw := hex.EncodeToString(raw)
+	hash, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
+	if err != nil {
+		return "", fmt.Errorf("server: dev user password: %w", err)
+	}
+	_, err = st.CreateUser(ctx, app, store.NewUser{ID: uid, Username: name, PasswordHash: string(hash)}, now)
+	if errors.Is(err, store.ErrUserExists) {
+		err = st.SetUserFields(ctx, app, uid, map[string]string{"password": string(hash)})
+	}
+	if err != nil {
+		return "", fmt.Errorf("server: dev user %d (%s): %w", uid, name, err)
+	}
+	return pw, nil
 }
 
 // dialable turns a listen address into one a local client can dial: an
@@ -106,17 +153,34 @@ func printDevBlock(w io.Writer, info Info, path, clientCmd string) {
 	if info.MetricsAddr != "" {
 		fmt.Fprintf(&b, " Operations:     http://%s/metrics  /healthz  /readyz\n", dialable(info.MetricsAddr))
 	}
+	if info.AdminAddr != "" {
+		fmt.Fprintf(&b, " REST API:       http://%s  (Lanying-compatible, docs/api/)\n", dialable(info.AdminAddr))
+	}
 	fmt.Fprintf(&b, " App id:         %s\n", d.App)
 	fmt.Fprintf(&b, " Admin token:    %s\n", d.AdminToken)
 	fmt.Fprintf(&b, " User 1 token:   %s\n", d.UserTokens[1])
 	fmt.Fprintf(&b, " User 2 token:   %s\n", d.UserTokens[2])
 	fmt.Fprintf(&b, " (tokens are valid for %d hours)\n", int(devTokenTTL.Hours()))
+	for _, uid := range []int64{1, 2} {
+		if u, ok := d.Users[uid]; ok {
+			fmt.Fprintf(&b, " User %d login:   username %s, password %s\n", uid, u.Username, u.Password)
+		}
+	}
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, " Try it: run each command in its own terminal, type a line, press Enter.")
 	fmt.Fprintln(&b)
 	fmt.Fprintf(&b, "   %s client -url %s -app %s -device 1 -to-user 2 -token %s\n", clientCmd, url, d.App, d.UserTokens[1])
 	fmt.Fprintln(&b)
 	fmt.Fprintf(&b, "   %s client -url %s -app %s -device 1 -to-user 1 -token %s\n", clientCmd, url, d.App, d.UserTokens[2])
+	if info.AdminAddr != "" {
+		api := "http://" + dialable(info.AdminAddr)
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, " REST API: register a user, then read user 1's profile as user 1:")
+		fmt.Fprintln(&b)
+		fmt.Fprintf(&b, "   curl -X POST '%s/user/register/v2' -H 'Content-Type: application/json' -H 'app_id: %s' -d '{\"username\": \"carol\", \"password\": \"secret\"}'\n", api, d.App)
+		fmt.Fprintln(&b)
+		fmt.Fprintf(&b, "   curl '%s/user/profile' -H 'app_id: %s' -H 'access-token: %s'\n", api, d.App, d.UserTokens[1])
+	}
 	fmt.Fprintln(&b, rule)
 	_, _ = io.WriteString(w, b.String())
 }
