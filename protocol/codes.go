@@ -23,6 +23,8 @@ const (
 	CodeAuthTimeout     Code = 4016 // no auth frame within the auth timeout; closes
 	CodeForbidden       Code = 4020 // e.g. sending as another user
 	CodeNotGroupMember  Code = 4021 // sending to a group the user is not in
+	CodeBlocked         Code = 4022 // the recipient blacklisted the sender
+	CodeMessageNotFound Code = 4023 // the message a recall or read receipt names does not exist (REST only)
 	CodeRateLimited     Code = 4029 // too many frames; the frame was dropped, not queued
 	CodeInternal        Code = 5000 // server fault; the request may be retried
 	CodeUnavailable     Code = 5003 // a dependency is down; retry later
@@ -33,6 +35,7 @@ const (
 	CodeKickSlow        Code = 4105 // the client did not read fast enough
 	CodeKickIdle        Code = 4106 // no frame within the idle timeout
 	CodeKickDeviceLimit Code = 4107 // the device was removed or a device cap was lowered
+	CodeKickDeleted     Code = 4108 // the user was deleted
 )
 
 var codeNames = map[Code]string{
@@ -52,6 +55,8 @@ var codeNames = map[Code]string{
 	CodeAuthTimeout:     "auth_timeout",
 	CodeForbidden:       "forbidden",
 	CodeNotGroupMember:  "not_group_member",
+	CodeBlocked:         "blocked",
+	CodeMessageNotFound: "message_not_found",
 	CodeRateLimited:     "rate_limited",
 	CodeInternal:        "internal",
 	CodeUnavailable:     "unavailable",
@@ -62,6 +67,7 @@ var codeNames = map[Code]string{
 	CodeKickSlow:        "slow_consumer",
 	CodeKickIdle:        "idle_timeout",
 	CodeKickDeviceLimit: "device_removed",
+	CodeKickDeleted:     "user_deleted",
 }
 
 // String is the code's stable short name, used as the "reason" of kick frames

@@ -113,9 +113,30 @@ type Message struct {
 	Type    string `json:"type"`
 	Content string `json:"content"`
 	Ext     string `json:"ext,omitempty"`
-	CMID    string `json:"cmid,omitempty"`
-	TS      int64  `json:"ts"`
+	// Attachment (the file of an image, audio, video or file message) and
+	// Config (SDK-level extension) are opaque strings, set by REST sends.
+	Attachment string `json:"attachment,omitempty"`
+	Config     string `json:"config,omitempty"`
+	CMID       string `json:"cmid,omitempty"`
+	TS         int64  `json:"ts"`
+	// Ref is the message an event is about: the recalled message of a
+	// recall event, the last message read of a read event.
+	Ref ID `json:"ref,omitempty"`
 }
+
+// Event types: message objects the server makes about other messages.
+// They carry Ref, are delivered and synced like messages, and are never
+// part of conversation history.
+const (
+	// EventRecall: message Ref of conversation Conv was recalled by From.
+	EventRecall = "recall"
+	// EventRead: From read conversation Conv up to and including Ref.
+	EventRead = "read"
+)
+
+// IsEvent reports whether the message is an event rather than a chat
+// message.
+func (m *Message) IsEvent() bool { return m.Type == EventRecall || m.Type == EventRead }
 
 // ID is a server message id. It travels as a JSON string of decimal digits
 // because ids use all 63 bits and JavaScript numbers hold only 53.

@@ -61,9 +61,29 @@ type Send struct {
 	Type    string `json:"type"`
 	Content string `json:"content"`
 	Ext     string `json:"ext,omitempty"`
+	// Attachment and Config are stored with the message as they are
+	// (REST sends: Lanying's attachment and config).
+	Attachment string `json:"attachment,omitempty"`
+	Config     string `json:"config,omitempty"`
 	// TS is when the gateway received it (unix ms), for latency metrics.
 	TS int64 `json:"ts"`
+	// Kind is what the entry asks for: "" a message, SendRecall or
+	// SendRead. Recalls and read receipts go through the partition of
+	// their conversation so that they are ordered with its messages.
+	Kind string `json:"kind,omitempty"`
+	// Ref is the message a recall or read receipt is about.
+	Ref int64 `json:"ref,omitempty"`
+	// Admin marks a send of the REST API under an admin token: it may come
+	// from the system sender (From 0), post to any group, and recall any
+	// message. The blacklist applies to it all the same.
+	Admin bool `json:"admin,omitempty"`
 }
+
+// Ingress kinds besides plain messages.
+const (
+	SendRecall = "recall" // recall message Ref of the conversation
+	SendRead   = "read"   // From read the conversation up to Ref
+)
 
 // Delivery kinds.
 const (
@@ -96,6 +116,9 @@ type Delivery struct {
 	TS     int64  `json:"ts,omitempty"`
 	Code   int    `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Dup marks the ack of a send whose cmid was routed before: nothing
+	// was delivered this time (the REST API answers 10017 for it).
+	Dup bool `json:"dup,omitempty"`
 }
 
 // Batch is a delivery stream entry: everything one router batch has for one
@@ -123,6 +146,15 @@ type PushJob struct {
 	Content string `json:"content"`
 	Ext     string `json:"ext,omitempty"`
 	TS      int64  `json:"ts"`
+
+	// Lead marks the first job of a message for one user: only it counts
+	// towards the user's badge, however many devices the user has.
+	Lead bool `json:"lead,omitempty"`
+	// Task is the /push/notify campaign a job belongs to (0: a message).
+	Task int64 `json:"task,omitempty"`
+	// Badge is the badge the first attempt computed, so that retries do
+	// not count the push again.
+	Badge *int64 `json:"badge,omitempty"`
 
 	Attempt   int   `json:"attempt,omitempty"`
 	NotBefore int64 `json:"not_before,omitempty"`
