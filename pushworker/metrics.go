@@ -1,0 +1,52 @@
+package pushworker
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	jobs          *prometheus.CounterVec
+	sends         *prometheus.CounterVec
+	dropped       *prometheus.CounterVec
+	tokensRemoved *prometheus.CounterVec
+	sendSeconds   *prometheus.HistogramVec
+	batchSeconds  prometheus.Histogram
+	claimed       prometheus.Counter
+	campaignDevs  *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns, sub = "chatgate", "push"
+	m := &metrics{
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "jobs_total",
+			Help: "Push jobs by outcome: ok, invalid (token removed), retry, dead (dead-lettered), errors, no_credentials, dropped (policy), deduplicated."}, []string{"outcome"}),
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "sends_total",
+			Help: "Requests to APNs / FCM by provider and outcome."}, []string{"provider", "outcome"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dropped_total",
+			Help: "Pushes dropped by the user's policy: no_push, quiet_hours."}, []string{"reason"}),
+		tokensRemoved: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "tokens_removed_total",
+			Help: "Push tokens removed because the provider said they are dead."}, []string{"provider"}),
+		sendSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "send_seconds",
+			Help: "Time of one APNs request or one FCM SendEach call.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"provider"}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "batch_seconds",
+			Help: "Time to handle one batch of push jobs.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		claimed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "claimed_total",
+			Help: "Push jobs claimed from a worker that stopped handling them."}),
+		campaignDevs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "campaign_devices_total",
+			Help: "Devices reached by campaign expansion, by channel."}, []string{"channel"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.jobs, m.sends, m.dropped, m.tokensRemoved, m.sendSeconds, m.batchSeconds, m.claimed, m.campaignDevs} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
