@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/chatgate/chatgate/internal/fakepush"
 	"github.com/chatgate/chatgate/protocol"
 )
 
@@ -35,15 +36,15 @@ const (
 	// ScenarioMixed is chat, group sends (GroupShare of the rate) and
 	// churn at once: a day in the life of a deployment, compressed.
 	ScenarioMixed Scenario = "mixed"
-	// ScenarioPush is a /push/notify campaign against fake APNs/FCM. It is
-	// reserved: the push workers and their fakes are not built yet, and
-	// the harness says so instead of guessing their interface. See
-	// push.go for the extension point.
+	// ScenarioPush registers Connections devices with APNs and FCM push
+	// tokens through the REST API, sends them one /push/notify campaign
+	// and checks that the fake APNs/FCM (run by the harness) received a
+	// push for every device. See push.go.
 	ScenarioPush Scenario = "push"
 )
 
 // scenarioNames lists the scenarios in usage and error messages.
-const scenarioNames = "connect, idle, chat, group, churn, mixed (push: reserved)"
+const scenarioNames = "connect, idle, chat, group, churn, mixed, push"
 
 // Target is one chatgate process the harness talks to or observes.
 type Target struct {
@@ -61,8 +62,9 @@ type Target struct {
 
 // Target roles.
 const (
-	RoleGateway = "gateway"
-	RoleRouter  = "router"
+	RoleGateway    = "gateway"
+	RoleRouter     = "router"
+	RolePushWorker = "pushworker"
 )
 
 // Config is one run of the harness. Every run is bounded: by connection
@@ -158,6 +160,21 @@ type Config struct {
 	// HTMLPath receives the self-contained HTML report; empty: none.
 	HTMLPath string
 
+	// Push scenario. API is the base URL of the REST API (http://host:port)
+	// and APIWait how long to wait for it to answer with the app's push
+	// credentials. PushAudience is "tag" (the run's devices) or "all".
+	// FakePush is the fake APNs/FCM the server sends to, run in this
+	// process; nil: the harness starts one on FakePushAddr with
+	// FakePushLatency and writes its credentials and an apps[].push
+	// snippet into FakePushDir. Connections is the number of devices.
+	API             string
+	APIWait         time.Duration
+	PushAudience    string
+	FakePush        *fakepush.Server `json:"-"`
+	FakePushDir     string
+	FakePushAddr    string
+	FakePushLatency time.Duration
+
 	// cpuProfile is where Main writes the harness's CPU profile.
 	cpuProfile string
 }
@@ -198,6 +215,9 @@ func DefaultConfig() Config {
 		ChurnDown:      time.Second,
 		GroupShare:     0.2,
 		MaxErrorRate:   0.01,
+		APIWait:        time.Minute,
+		PushAudience:   PushAudienceTag,
+		FakePushAddr:   "127.0.0.1:0",
 	}
 }
 
@@ -257,14 +277,14 @@ func (c Config) Validate() error {
 	switch c.Scenario.normalize() {
 	case ScenarioConnect, ScenarioChat, ScenarioGroup, ScenarioChurn, ScenarioMixed:
 	case ScenarioPush:
-		bad("%v", errPushUnavailable)
+		errs = append(errs, c.validatePush()...)
 	case "":
 		bad("scenario is required (%s)", scenarioNames)
 	default:
 		bad("unknown scenario %q (want %s)", c.Scenario, scenarioNames)
 	}
 	gws := c.Gateways()
-	if len(gws) == 0 {
+	if len(gws) == 0 && c.Scenario.normalize() != ScenarioPush {
 		bad("at least one gateway WebSocket URL is required")
 	}
 	names := map[string]bool{}
@@ -273,8 +293,8 @@ func (c Config) Validate() error {
 			bad("target names must be unique and non-empty (got %q)", t.Name)
 		}
 		names[t.Name] = true
-		if t.Role != RoleGateway && t.Role != RoleRouter {
-			bad("target %s: role must be gateway or router", t.Name)
+		if t.Role != RoleGateway && t.Role != RoleRouter && t.Role != RolePushWorker {
+			bad("target %s: role must be gateway, router or pushworker", t.Name)
 		}
 		if t.WS == "" && t.Metrics == "" {
 			bad("target %s has neither a WebSocket nor a metrics URL", t.Name)
@@ -387,6 +407,34 @@ func (c Config) validateTraffic() []error {
 	return errs
 }
 
+// validatePush checks the knobs of the push scenario.
+func (c Config) validatePush() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.API == "" {
+		bad("push needs the REST API's base URL (-api http://127.0.0.1:8081)")
+	}
+	if len(c.Tokens) > 0 || len(c.AppSecret) < 16 {
+		bad("push needs the app secret (admin token for /push/notify), not a token file")
+	}
+	if c.FakePush == nil && c.FakePushDir == "" {
+		bad("%v", errNoFake)
+	}
+	if c.PushAudience != PushAudienceTag && c.PushAudience != PushAudienceAll {
+		bad("push audience must be %s or %s", PushAudienceTag, PushAudienceAll)
+	}
+	if c.Duration <= 0 || c.Duration > MaxDurationBound {
+		bad("duration (the campaign's bound) must be in (0, %v]", MaxDurationBound)
+	}
+	if c.APIWait < 0 || c.APIWait > MaxDurationBound || c.FakePushLatency < 0 || c.FakePushLatency > time.Minute {
+		bad("api wait must be 0-%v, fake latency 0-1m", MaxDurationBound)
+	}
+	if c.Workers > 1 {
+		bad("push runs in one process (the fake's counters live there): -workers must be 0 or 1")
+	}
+	return errs
+}
+
 // timeout is the whole-run bound: every phase at its configured length, a
 // ramp at its nominal rate, plus slack for setup and the reports.
 func (c Config) timeout() time.Duration {
@@ -397,6 +445,12 @@ func (c Config) timeout() time.Duration {
 	d := 2*ramp + c.Hold + 60*time.Second
 	if c.Scenario.sends() {
 		d += c.Duration + c.Drain
+	}
+	if c.Scenario.normalize() == ScenarioPush {
+		// Setup is about two REST calls per device at a few thousand
+		// calls per second; a generous bound, since a slow setup is not
+		// what the run measures.
+		d = c.APIWait + c.Duration + c.Drain + time.Duration(c.Connections)*time.Millisecond + 60*time.Second
 	}
 	return d
 }

@@ -50,7 +50,7 @@ func TestConfigValidate(t *testing.T) {
 		{"content too large", func(c *Config) { c.ContentBytes = 1 << 20 }, "content bytes"},
 		{"odd users in chat", func(c *Config) { c.Connections = 201 }, "even number of users"},
 		{"chat on one gateway", func(c *Config) { c.Targets = c.Targets[:1] }, ""},
-		{"push is reserved", func(c *Config) { c.Scenario = ScenarioPush }, "push workers"},
+		{"push without the REST API", func(c *Config) { c.Scenario = ScenarioPush }, "REST API"},
 		{"churn down as long as the interval", func(c *Config) { c.Scenario, c.ChurnDown = ScenarioChurn, c.ChurnInterval }, "churn down"},
 		{"churn fraction zero", func(c *Config) { c.Scenario, c.ChurnFraction = ScenarioChurn, 0 }, "churn fraction"},
 		{"mixed without redis", func(c *Config) { c.Scenario = ScenarioMixed }, "Redis"},

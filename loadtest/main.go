@@ -73,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Co
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: chatgate loadtest -scenario connect|idle|chat|group|churn|mixed -ws URL[,URL...] [flags]\n"+
+			"       chatgate loadtest -scenario push -api URL -fakepush-dir DIR [flags]\n"+
 			"       chatgate loadtest -config configs/loadtest-chat.yaml [flags that override the file]\n\n"+
 			"Drives real WebSocket clients against chatgate gateways and reports latency (HDR\n"+
 			"histograms), throughput, the servers' own cost from their /metrics and Redis INFO,\n"+
@@ -80,19 +81,21 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Co
 			"or if the error rate passes -max-error-rate. A scenario file holds the same\n"+
 			"settings as the flags, by flag name. -workers N spreads the devices over N load\n"+
 			"processes (this binary re-executed) for runs beyond one process's open-file limit.\n"+
-			"Targets must be on loopback unless -allow-remote is given. (The push scenario is\n"+
-			"reserved for the push workers.)\n\nFlags:\n")
+			"Targets must be on loopback unless -allow-remote is given. The push scenario runs\n"+
+			"the fake APNs/FCM itself and writes its credentials and a push.yaml snippet into\n"+
+			"-fakepush-dir: start chatgate with them, the run waits for it (-api-wait).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	var (
-		scenario, ws, metrics, routers, tokenFile, logLevel, configFile string
-		quiet                                                           bool
+		scenario, ws, metrics, routers, pushers, tokenFile, logLevel, configFile string
+		quiet                                                                    bool
 	)
 	fs.StringVar(&configFile, "config", "", "scenario file (YAML): flag names as keys; flags on the command line override it")
 	fs.StringVar(&scenario, "scenario", string(cfg.Scenario), scenarioNames)
 	fs.StringVar(&ws, "ws", "", "comma-separated gateway WebSocket URLs, e.g. ws://127.0.0.1:8081/ws")
 	fs.StringVar(&metrics, "metrics", "", "comma-separated ops URLs (http://host:port) of the gateways, in -ws order; empty entries skip one")
 	fs.StringVar(&routers, "router-metrics", "", "comma-separated ops URLs of router-only processes to observe")
+	fs.StringVar(&pushers, "push-metrics", "", "comma-separated ops URLs of push worker processes to observe")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow targets outside loopback")
 	fs.StringVar(&cfg.AppID, "app", cfg.AppID, "app id")
 	fs.StringVar(&cfg.AppSecret, "secret", "", "app secret to mint user tokens with (default $"+EnvSecret+")")
@@ -104,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Co
 	fs.Float64Var(&cfg.ConnectRate, "connect-rate", cfg.ConnectRate, "new connections per second during the ramp")
 	fs.DurationVar(&cfg.Hold, "hold", cfg.Hold, "connect: how long to hold the connections idle; chat/group: pause between connecting and sending")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "chat/group: messages sent per second (open loop)")
-	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "chat/group: how long to send")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "chat/group: how long to send; push: longest wait for the campaign to reach every device")
 	fs.Int64Var(&cfg.MaxMessages, "max-messages", cfg.MaxMessages, "chat/group: at most this many sends")
 	fs.IntVar(&cfg.ContentBytes, "content-bytes", cfg.ContentBytes, "chat/group: message content size")
 	fs.IntVar(&cfg.Senders, "senders", 0, "chat: users that send (0: all)")
@@ -122,6 +125,12 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Co
 	fs.DurationVar(&cfg.ChurnInterval, "churn-interval", cfg.ChurnInterval, "churn/mixed: time between waves")
 	fs.DurationVar(&cfg.ChurnDown, "churn-down", cfg.ChurnDown, "churn/mixed: how long a cut device stays offline")
 	fs.Float64Var(&cfg.GroupShare, "group-share", cfg.GroupShare, "mixed: share of the sends that go to groups")
+	fs.StringVar(&cfg.API, "api", "", "push: base URL of the REST API, e.g. http://127.0.0.1:8081")
+	fs.DurationVar(&cfg.APIWait, "api-wait", cfg.APIWait, "push: how long to wait for the REST API to answer with the app's push credentials")
+	fs.StringVar(&cfg.PushAudience, "push-audience", cfg.PushAudience, "push: tag (the run's devices) or all (every device of the app)")
+	fs.StringVar(&cfg.FakePushDir, "fakepush-dir", "", "push: directory for the harness's fake APNs/FCM credentials and the push.yaml snippet to start chatgate with")
+	fs.StringVar(&cfg.FakePushAddr, "fakepush-addr", cfg.FakePushAddr, "push: listen address of the harness's fake APNs/FCM")
+	fs.DurationVar(&cfg.FakePushLatency, "fakepush-latency", 0, "push: latency the fake adds to every APNs/FCM answer")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write the harness's own CPU profile to this file (go tool pprof)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress line on stderr")
 	fs.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error (logs go to stderr)")
@@ -141,6 +150,11 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Co
 	var err error
 	if cfg.Targets, err = buildTargets(ws, metrics, routers); err != nil {
 		return cfg, err
+	}
+	for i, u := range splitList(pushers) {
+		if u != "" {
+			cfg.Targets = append(cfg.Targets, Target{Name: fmt.Sprintf("pw%d", i+1), Role: RolePushWorker, Metrics: opsBase(u)})
+		}
 	}
 	if cfg.AppSecret == "" {
 		cfg.AppSecret = getenv(EnvSecret)

@@ -221,6 +221,9 @@ func writeHTML(w *bytes.Buffer, r *Result) error {
 		lat = append(lat, namedSummary{"send -> ack", t.AckLatency}, namedSummary{"send -> delivery (live)", t.DeliveryLatency},
 			namedSummary{"schedule lag (harness)", t.ScheduleLag})
 	}
+	if p := r.Push; p != nil {
+		lat = append(lat, namedSummary{"push/notify -> device's push at the fake", p.Reach})
+	}
 	if c := r.Churn; c != nil {
 		lat = append(lat, namedSummary{"send -> delivery (by sync)", c.SyncLatency},
 			namedSummary{"churn: back online -> caught up", c.Reconnect}, namedSummary{"churn: wave cut -> all caught up", c.WaveRecovery})

@@ -41,6 +41,8 @@ type Result struct {
 	ErrorRate  float64 `json:"error_rate"`
 	// Churn is how the reconnect storms went (churn and mixed).
 	Churn *ChurnReport `json:"churn,omitempty"`
+	// Push is how the campaign went (push).
+	Push *PushReport `json:"push,omitempty"`
 	// Timeline has one sample per second of the run; ServerTimeline one
 	// scrape of the servers every few seconds; PeakStreamLag is the
 	// largest ingress backlog any scrape saw.
@@ -71,6 +73,7 @@ type Settings struct {
 	MaxMessages    int64    `json:"max_messages,omitempty"`
 	ContentBytes   int      `json:"content_bytes,omitempty"`
 	GroupSize      int      `json:"group_size,omitempty"`
+	API            string   `json:"api,omitempty"`
 	Groups         int      `json:"groups,omitempty"`
 	NoFileLimit    uint64   `json:"nofile_limit"`
 }
@@ -87,6 +90,8 @@ func settingsOf(c Config, nofile uint64) Settings {
 		fallthrough
 	case ScenarioChat:
 		s.Rate, s.DurationSecs, s.MaxMessages, s.ContentBytes = c.Rate, c.Duration.Seconds(), c.MaxMessages, c.ContentBytes
+	case ScenarioPush:
+		s.API, s.DurationSecs = c.API, c.Duration.Seconds()
 	}
 	return s
 }

@@ -62,7 +62,13 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 	if cfg.Workers > 1 {
 		return runCoordinated(ctx, cfg, out)
 	}
-	nofile, err := raiseNoFile(cfg.Connections + fdHeadroom)
+	sockets := cfg.Connections
+	if cfg.Scenario.normalize() == ScenarioPush {
+		// Push devices are records, not sockets: only the REST calls
+		// in flight hold descriptors.
+		sockets = pushSetupConcurrency
+	}
+	nofile, err := raiseNoFile(sockets + fdHeadroom)
 	if err != nil {
 		return nil, fmt.Errorf("loadtest: %w", err)
 	}

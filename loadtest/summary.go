@@ -46,6 +46,7 @@ func writeSummary(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "  wave cut->all synced %s\n", c.WaveRecovery)
 		fmt.Fprintf(w, "  send->sync delivery  %s\n", c.SyncLatency)
 	}
+	writePush(w, r.Push)
 	if r.Ledger != nil {
 		fmt.Fprintf(w, "ledger: %s\n", r.Ledger)
 	}

@@ -24,6 +24,11 @@ func CheckTargets(c Config) error {
 			}
 		}
 	}
+	if c.API != "" {
+		if err := checkURL(c.API, c.AllowRemote); err != nil {
+			errs = append(errs, fmt.Errorf("REST API: %w", err))
+		}
+	}
 	if c.Redis != "" {
 		host, _, err := net.SplitHostPort(c.Redis)
 		if err != nil {

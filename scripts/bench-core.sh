@@ -21,6 +21,12 @@
 #          CHURN_FRACTION of the devices every CHURN_INTERVAL for CHURN_DOWN:
 #          recovery time, and zero lost
 #   mixed  chat + groups + churn at once (configs/loadtest-mixed.yaml)
+#   push   one /push/notify campaign to PUSH_DEVICES devices (half APNs,
+#          half FCM) through a fresh admin + pushworker process sending to
+#          the harness's own fake APNs/FCM (configs/loadtest-push.yaml):
+#          push/s per provider, notify->push percentiles, zero lost. Not in
+#          the default set; the push worker's own benchmark (sends/s from
+#          filled streams, fake latency) is docs/bench-push.md.
 #
 # Every run is bounded (-timeout 60s each) and every process is killed at
 # exit. Results (text and JSON per run, server logs) go to OUT.
@@ -56,6 +62,8 @@ CHURN_FRACTION="${CHURN_FRACTION:-0.25}"
 CHURN_INTERVAL="${CHURN_INTERVAL:-6s}"
 CHURN_DOWN="${CHURN_DOWN:-2s}"
 CHURN_DURATION="${CHURN_DURATION:-30s}"
+PUSH_DEVICES="${PUSH_DEVICES:-20000}"
+PUSH_LATENCY="${PUSH_LATENCY:-0s}"
 OUT="${OUT:-out/bench-$(date +%Y%m%d-%H%M%S)}"
 
 APP=bench
@@ -293,6 +301,42 @@ for s in $SCENARIOS; do
 		RUN_TIMEOUT=150s run mixed -config configs/loadtest-mixed.yaml -ws "$ALL_WS" -metrics "$ALL_OPS" \
 			-router-metrics "$ROUTER_OPS"
 		;;
+	push)
+		# The harness runs the fake (its per-token counters are the
+		# ledger) and writes its credentials; the push worker is started
+		# once they exist, with them under the app.
+		api=$(free_port) ops=$(free_port) fp="$OUT/fakepush"
+		rm -f "$fp/push.yaml"
+		sleep "$PAUSE"
+		log "push-$PUSH_DEVICES"
+		cmd=("${LOADTEST[@]}" -config configs/loadtest-push.yaml -app "$APP" -redis "$REDIS_ADDR" -timeout 300s
+			-connections "$PUSH_DEVICES" -fakepush-latency "$PUSH_LATENCY" -fakepush-dir "$fp"
+			-api "http://127.0.0.1:$api" -push-metrics "http://127.0.0.1:$ops"
+			-json "$OUT/push-$PUSH_DEVICES.json" -html "$OUT/push-$PUSH_DEVICES.html")
+		echo "${cmd[*]}" | tee "$OUT/push-$PUSH_DEVICES.cmd"
+		"${cmd[@]}" >"$OUT/push-$PUSH_DEVICES.txt" 2>"$OUT/push-$PUSH_DEVICES.progress" &
+		harness=$!
+		for _ in $(seq 1 100); do
+			[ -e "$fp/push.yaml" ] && break
+			sleep 0.1
+		done
+		{
+			printf 'node: lt-pw\nroles: [admin, pushworker]\nredis:\n  addr: "%s"\n' "$REDIS_ADDR"
+			printf 'admin:\n  listen: "127.0.0.1:%s"\n  password_cost: 4\n  rate_limit: 0\n' "$api"
+			printf 'metrics:\n  listen: "127.0.0.1:%s"\nlog:\n  level: warn\n' "$ops"
+			printf 'apps:\n  - id: %s\n    secret: "%s"\n    name: Load test\n' "$APP" "$CHATGATE_LOADTEST_SECRET"
+			grep -v '^#' "$fp/push.yaml" | sed 's/^/    /'
+		} >"$OUT/configs/pw.yaml"
+		bin/chatgate serve -config "$OUT/configs/pw.yaml" >"$OUT/logs/pw.log" 2>&1 &
+		pids+=($!)
+		PID_pw=$!
+		if ! wait "$harness"; then
+			echo "RUN push-$PUSH_DEVICES FAILED"
+			failed=1
+		fi
+		cat "$OUT/push-$PUSH_DEVICES.txt"
+		stop_process pw
+		;;
 	*)
 		echo "unknown scenario $s" >&2
 		exit 2
@@ -318,6 +362,10 @@ if command -v jq >/dev/null 2>&1; then
 	for f in "$OUT"/churn-*.json "$OUT"/mixed.json; do
 		[ -e "$f" ] || continue
 		jq -r '"\(.scenario): ok=\(.ok) lost \(.ledger.lost) of \(.ledger.expected_deliveries); \(.churn.waves) waves, \(.churn.devices_cut) cut, \(.churn.recovered) back; back->synced p50/p99 \(.churn.reconnect.p50_ms)/\(.churn.reconnect.p99_ms) ms; wave recovery max \(.churn.wave_recovery.max_ms) ms; live delivery p99 \(.traffic.delivery_latency.p99_ms) ms"' "$f"
+	done
+	for f in "$OUT"/push-*.json; do
+		[ -e "$f" ] || continue
+		jq -r '"push to \(.push.devices) devices: ok=\(.ok) \(.push.push_rate|round) push/s (APNs \(.push.apns_rate|round)/s, FCM \(.push.fcm_rate|round)/s) in \(.push.seconds*100|round/100) s; lost \(.push.lost), duplicates \(.push.duplicates); notify->push p50/p99 \(.push.reach.p50_ms)/\(.push.reach.p99_ms) ms; " + ([.servers[] | "\(.name) cpu \(.cpu_seconds*100|round/100) s, rss \(.rss_after_bytes/1048576|round) MiB"] | join(", "))' "$f"
 	done
 	for f in "$OUT"/group-*.json; do
 		[ -e "$f" ] || continue
