@@ -22,6 +22,7 @@ const (
 	CodeNoPermission     = 10010 // user has no permission
 	CodeFriendRejected   = 10012 // user rejected friend request
 	CodeListTooLong      = 12005 // push target list over 500
+	CodePushDisabled     = 12006 // push features not enabled (no credentials for the provider)
 	CodeServerError      = 20000 // server database exception
 	CodeGroupNotFound    = 20001 // group does not exist
 	CodeNotGroupMember   = 20002 // user is not a group member

@@ -63,6 +63,8 @@ func runMain(m *testing.M) int {
 	// Tests that need the limit use their own server; the shared one
 	// must not throttle a test that registers many users.
 	cfg.Admin.RateLimit = 0
+	// bcrypt at the production cost takes ~0.6 s per hash under -race.
+	cfg.Admin.PasswordCost = 4
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logs := &lockedWriter{}

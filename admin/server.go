@@ -38,6 +38,8 @@ type Deps struct {
 	// Partitions and PushPartitions must match the routers'.
 	Partitions     int
 	PushPartitions int
+	// Push configures /push/notify (request_id and task retention).
+	Push config.Push
 }
 
 // Server is the REST API of one process.
@@ -91,7 +93,11 @@ func New(cfg config.Admin, deps Deps) (*Server, error) {
 
 // groups lists the operation groups; each lives in its own file.
 func (s *Server) groups() []func() []*Route {
-	return []func() []*Route{}
+	return []func() []*Route{
+		s.userRoutes, s.tokenRoutes,
+		s.rosterRoutes, s.messageRoutes,
+		s.pushRoutes,
+	}
 }
 
 // Routes returns every operation, sorted by path.
@@ -218,7 +224,11 @@ func (s *Server) serve(hc *fasthttp.RequestCtx) {
 		if data == nil {
 			data = true
 		}
-		writeEnvelope(hc, CodeOK, data, "")
+		if p, ok := data.(*Page); ok {
+			writePage(hc, p)
+		} else {
+			writeEnvelope(hc, CodeOK, data, "")
+		}
 	}
 	s.metrics.observe(rt.Path, code, start)
 }

@@ -69,6 +69,15 @@ type entry struct {
 	out    outcome
 	code   protocol.Code
 	reason string
+	// blocked reads whether the recipient of a one-to-one message
+	// blacklisted its sender.
+	blocked *redis.BoolCmd
+	// ref reads the body of the message a recall or read receipt names,
+	// target is that message, mark the reader's read mark before.
+	ref    *redis.StringCmd
+	target *protocol.Message
+	mark   *redis.StringCmd
+	prev   int64
 }
 
 type userKey struct {
@@ -79,6 +88,13 @@ type userKey struct {
 type groupKey struct {
 	app string
 	gid int64
+}
+
+// markKey names one user's read mark of one conversation.
+type markKey struct {
+	app  string
+	uid  int64
+	conv string
 }
 
 type idemKey struct {
@@ -122,10 +138,13 @@ type batcher struct {
 	users   map[userKey]*recipient
 	groups  map[groupKey]*groupRef
 	seen    map[idemKey]int
-	nodes   map[string]*nodeBatch
-	order   []string // nodes in the order of their first item
-	ackIDs  []string
-	fan     []nodeUsers
+	// marks are the read marks this attempt set, so that a later entry of
+	// the batch compares with them rather than with what the read round saw.
+	marks  map[markKey]int64
+	nodes  map[string]*nodeBatch
+	order  []string // nodes in the order of their first item
+	ackIDs []string
+	fan    []nodeUsers
 
 	pipe   redis.Pipeliner
 	queued int // payload bytes in pipe
@@ -150,6 +169,7 @@ func newBatcher(r *Router, pt *partition, stream string, log *slog.Logger) *batc
 		users:  make(map[userKey]*recipient),
 		groups: make(map[groupKey]*groupRef),
 		seen:   make(map[idemKey]int),
+		marks:  make(map[markKey]int64),
 		nodes:  make(map[string]*nodeBatch),
 	}
 }
@@ -209,10 +229,18 @@ func checkSend(s *bus.Send) string {
 	switch {
 	case !protocol.ValidAppID(s.App):
 		return "bad app id"
-	case s.From <= 0:
+	case s.Kind != "" && s.Kind != bus.SendRecall && s.Kind != bus.SendRead:
+		return "unknown kind"
+	case s.From < 0 || (s.From == 0 && (!s.Admin || s.Kind != "")):
+		// Only the REST API's admin sends come from the system sender 0.
 		return "bad sender"
-	case (s.ToUser == 0) == (s.ToGroup == 0) || s.ToUser < 0 || s.ToGroup < 0:
+	case s.ToUser < 0 || s.ToGroup < 0 || (s.ToUser != 0 && s.ToGroup != 0):
 		return "exactly one positive recipient (to_user or to_group) is required"
+	case s.Kind == "" && s.ToUser == 0 && s.ToGroup == 0:
+		// Events may name the system conversation u:0:<from> (neither).
+		return "exactly one positive recipient (to_user or to_group) is required"
+	case s.Kind != "" && s.Ref <= 0:
+		return "a recall or read receipt names no message"
 	}
 	return ""
 }
@@ -221,6 +249,7 @@ func (b *batcher) reset() {
 	clear(b.users)
 	clear(b.groups)
 	clear(b.seen)
+	clear(b.marks)
 	clear(b.nodes)
 	b.order = b.order[:0]
 	b.ackIDs = b.ackIDs[:0]
@@ -266,14 +295,30 @@ func (b *batcher) readRound(ctx context.Context) error {
 		if s.CMID != "" {
 			e.idem = r.st.QueueReserveIdem(ctx, pipe, s.App, s.From, s.FromDev, s.CMID, e.id)
 		}
-		if s.ToGroup != 0 {
-			if k := (groupKey{s.App, s.ToGroup}); b.groups[k] == nil {
+		e.blocked, e.ref, e.mark, e.target = nil, nil, nil, nil
+		if s.Kind != "" {
+			conv := protocol.ConvID(s.From, s.ToUser, s.ToGroup)
+			e.ref = r.st.QueueGetBody(ctx, pipe, s.App, conv, s.Ref)
+			if s.Kind == bus.SendRead {
+				e.mark = r.st.QueueGetReadMark(ctx, pipe, s.App, s.From, conv)
+			}
+		}
+		switch {
+		case s.ToGroup != 0:
+			// A read receipt in a group reaches the reader and the author
+			// only (queued once the author is known): no member list.
+			if k := (groupKey{s.App, s.ToGroup}); b.groups[k] == nil && s.Kind != bus.SendRead {
 				b.groups[k] = &groupRef{cmd: r.st.QueueGroupMembers(ctx, pipe, s.App, s.ToGroup)}
 			}
-		} else {
+		case s.ToUser != 0:
 			b.queueUser(ctx, pipe, s.App, s.ToUser)
+			if s.Kind == "" && s.From != 0 && s.ToUser != s.From {
+				e.blocked = r.st.QueueIsBlocked(ctx, pipe, s.App, s.ToUser, s.From)
+			}
 		}
-		b.queueUser(ctx, pipe, s.App, s.From)
+		if s.From != 0 {
+			b.queueUser(ctx, pipe, s.App, s.From)
+		}
 	}
 	if err := execPipe(ctx, pipe); err != nil {
 		return err
@@ -308,7 +353,31 @@ func (b *batcher) readRound(ctx context.Context) error {
 			}
 			b.seen[k] = i
 		}
+		if s.Kind != "" {
+			if err := b.resolveRef(e); err != nil {
+				return err
+			}
+			if e.out != outRoute {
+				continue
+			}
+			if s.Kind == bus.SendRead {
+				if a := e.target.From; s.ToGroup != 0 && a > 0 && a != s.From {
+					b.queueUser(ctx, pipe, s.App, a)
+				}
+				continue
+			}
+		}
 		if s.ToGroup == 0 {
+			if e.blocked != nil {
+				blocked, err := e.blocked.Result()
+				if err != nil {
+					return fmt.Errorf("blacklist of %d: %w", s.ToUser, err)
+				}
+				if blocked {
+					e.out, e.code = outReject, protocol.CodeBlocked
+					e.reason = "user " + strconv.FormatInt(s.ToUser, 10) + " blacklisted the sender"
+				}
+			}
 			continue
 		}
 		g := b.groups[groupKey{s.App, s.ToGroup}]
@@ -319,9 +388,9 @@ func (b *batcher) readRound(ctx context.Context) error {
 			}
 			g.members, g.resolved = m, true
 		}
-		// Sends without a node come from the REST API, which acts for the
-		// app and may post to any group.
-		if s.Node != "" && !slices.Contains(g.members, s.From) {
+		// Admin sends of the REST API (and sends without a node, as
+		// older REST code wrote them) act for the app: any group.
+		if !s.Admin && s.Node != "" && !slices.Contains(g.members, s.From) {
 			e.out, e.code = outReject, protocol.CodeNotGroupMember
 			e.reason = "not a member of group " + strconv.FormatInt(s.ToGroup, 10)
 			continue
@@ -384,7 +453,16 @@ func (b *batcher) writeRound(ctx context.Context) error {
 			b.refuse(e)
 		case outRoute:
 			b.n.routed++
-			if err := b.routeMessage(ctx, e); err != nil {
+			var err error
+			switch s.Kind {
+			case bus.SendRecall:
+				err = b.routeRecall(ctx, e)
+			case bus.SendRead:
+				err = b.routeRead(ctx, e)
+			default:
+				err = b.routeMessage(ctx, e)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -451,24 +529,55 @@ func (b *batcher) routeMessage(ctx context.Context, e *entry) error {
 	body, err := json.Marshal(&protocol.Message{
 		ID: protocol.ID(e.id), Conv: conv, From: s.From, FromDev: s.FromDev,
 		ToUser: s.ToUser, ToGroup: s.ToGroup, Type: s.Type, Content: s.Content,
-		Ext: s.Ext, CMID: s.CMID, TS: ts,
+		Ext: s.Ext, Attachment: s.Attachment, Config: s.Config, CMID: s.CMID, TS: ts,
 	})
 	if err != nil {
 		return fmt.Errorf("encode message %d: %w", e.id, err)
 	}
 	r.st.QueueStoreMessage(ctx, b.pipe, s.App, conv, e.id, body)
 	b.queued += len(body)
-
-	one := [1]int64{s.ToUser}
-	recips := one[:]
-	if s.ToGroup != 0 {
-		recips = b.groups[groupKey{s.App, s.ToGroup}].members
+	if s.From != 0 {
+		// Sending reads the conversation: the sender's own messages never
+		// count as unread, and what came before them is read.
+		r.st.QueueReadMark(ctx, b.pipe, s.App, s.From, conv, e.id)
+		b.marks[markKey{s.App, s.From, conv}] = e.id
 	}
-	// Every recipient's inbox, and the sender's, so that all of the
-	// sender's devices sync the conversation too.
-	fromIsRecipient := false
+	return b.spread(ctx, e, conv, ts, body, b.recipients(e), true)
+}
+
+// recipients are the users an entry reaches besides its sender: the peer
+// or the group's members; for a read receipt in a group, the author of the
+// message read.
+func (b *batcher) recipients(e *entry) []int64 {
+	s := &e.send
+	switch {
+	case s.Kind == bus.SendRead && s.ToGroup != 0:
+		if a := e.target.From; a > 0 && a != s.From {
+			return []int64{a}
+		}
+		return nil
+	case s.ToGroup != 0:
+		return b.groups[groupKey{s.App, s.ToGroup}].members
+	case s.ToUser > 0:
+		return []int64{s.ToUser}
+	}
+	return nil
+}
+
+// spread makes body (a message, or an event when push is false) reach
+// recips and the sender's other devices: an inbox entry each (so every
+// device syncs it), a recent-session entry for messages, live delivery to
+// every node holding one of their devices, and push jobs for messages; then
+// it acks the sender.
+func (b *batcher) spread(ctx context.Context, e *entry, conv string, ts int64, body []byte, recips []int64, push bool) error {
+	r, s := b.r, &e.send
+	// The system sender (0) has no inbox or devices.
+	fromIsRecipient := s.From == 0
 	for _, u := range recips {
 		r.st.QueueInbox(ctx, b.pipe, s.App, u, conv, e.id)
+		if push {
+			r.st.QueueRecent(ctx, b.pipe, s.App, u, conv, e.id, ts)
+		}
 		fromIsRecipient = fromIsRecipient || u == s.From
 		if err := b.maybeFlush(ctx); err != nil {
 			return err
@@ -476,17 +585,20 @@ func (b *batcher) routeMessage(ctx context.Context, e *entry) error {
 	}
 	if !fromIsRecipient {
 		r.st.QueueInbox(ctx, b.pipe, s.App, s.From, conv, e.id)
+		if push {
+			r.st.QueueRecent(ctx, b.pipe, s.App, s.From, conv, e.id, ts)
+		}
 	}
 
 	b.fan = b.fan[:0]
 	var pj pushJob
 	for _, u := range recips {
-		if err := b.fanOut(ctx, e, u, conv, ts, &pj); err != nil {
+		if err := b.fanOut(ctx, e, u, conv, ts, &pj, push); err != nil {
 			return err
 		}
 	}
 	if !fromIsRecipient {
-		if err := b.fanOut(ctx, e, s.From, conv, ts, &pj); err != nil {
+		if err := b.fanOut(ctx, e, s.From, conv, ts, &pj, push); err != nil {
 			return err
 		}
 	}
@@ -504,7 +616,7 @@ func (b *batcher) routeMessage(ctx context.Context, e *entry) error {
 // fanOut adds user u to the delivery of every node holding one of its live
 // devices, and queues a push job for each of its devices that has a push
 // token and is offline or in background. The sending device gets neither.
-func (b *batcher) fanOut(ctx context.Context, e *entry, u int64, conv string, ts int64, pj *pushJob) error {
+func (b *batcher) fanOut(ctx context.Context, e *entry, u int64, conv string, ts int64, pj *pushJob, push bool) error {
 	s := &e.send
 	rc := b.users[userKey{s.App, u}]
 	if rc == nil {
@@ -515,6 +627,9 @@ func (b *batcher) fanOut(ctx context.Context, e *entry, u int64, conv string, ts
 			continue
 		}
 		b.addFan(rt.Node, u)
+	}
+	if !push {
+		return nil
 	}
 	for i := range rc.Devices {
 		d := &rc.Devices[i]
@@ -529,7 +644,8 @@ func (b *batcher) fanOut(ctx context.Context, e *entry, u int64, conv string, ts
 			return err
 		}
 		q := bus.PushPartition(s.App, u, b.r.cfg.PushPartitions)
-		b.pipe.XAdd(ctx, &redis.XAddArgs{Stream: bus.PushStream(q), Values: []any{bus.Field, payload}})
+		// Approximate MAXLEN: a whole-node trim now and then, nearly free.
+		b.pipe.XAdd(ctx, &redis.XAddArgs{Stream: bus.PushStream(q), MaxLen: b.r.pushMaxLen, Approx: true, Values: []any{bus.Field, payload}})
 		b.queued += len(payload)
 		b.n.pushJobs++
 		if err := b.maybeFlush(ctx); err != nil {
@@ -576,6 +692,7 @@ func (b *batcher) ack(e *entry) {
 	b.deliver(s.Node, bus.Delivery{
 		Kind: bus.KindAck, App: s.App, User: s.From, Device: s.FromDev,
 		Conn: s.Conn, Rid: s.Rid, CMID: s.CMID, ID: e.id, TS: ids.Time(e.id).UnixMilli(),
+		Dup: e.out == outDuplicate,
 	}, 128)
 }
 

@@ -14,6 +14,11 @@ import (
 // bus.PushJob's; push_test.go holds the two in step.
 type pushJob struct {
 	msg []byte
+	// led is the last user a job was encoded for: the first job of each
+	// user is its lead (the one that counts towards the badge). fanOut
+	// encodes one user's devices one after the other.
+	led    int64
+	anyLed bool
 }
 
 type pushDevice struct {
@@ -24,6 +29,7 @@ type pushDevice struct {
 	PushToken string `json:"push_token"`
 	Notifier  string `json:"notifier,omitempty"`
 	TokenAt   int64  `json:"token_at,omitempty"`
+	Lead      bool   `json:"lead,omitempty"`
 }
 
 type pushMessage struct {
@@ -49,9 +55,11 @@ func (pj *pushJob) encode(e *entry, conv string, ts int64, user int64, d *store.
 		}
 		pj.msg = m
 	}
+	lead := !pj.anyLed || pj.led != user
+	pj.led, pj.anyLed = user, true
 	dev, err := json.Marshal(&pushDevice{
 		App: s.App, User: user, Device: d.SN, Platform: d.Platform,
-		PushToken: d.PushToken, Notifier: d.Notifier, TokenAt: d.TokenAt,
+		PushToken: d.PushToken, Notifier: d.Notifier, TokenAt: d.TokenAt, Lead: lead,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode push job of %d: %w", e.id, err)

@@ -35,14 +35,14 @@ func TestPushJobEncoding(t *testing.T) {
 			}
 			want := bus.PushJob{App: "a", User: 7, Device: tc.dev.SN, Platform: tc.dev.Platform, PushToken: tc.dev.PushToken,
 				Notifier: tc.dev.Notifier, TokenAt: tc.dev.TokenAt, MsgID: 123456789, Conv: "g:9", From: 1,
-				ToGroup: tc.send.ToGroup, Type: tc.send.Type, Content: tc.send.Content, Ext: tc.send.Ext, TS: 99}
+				ToGroup: tc.send.ToGroup, Type: tc.send.Type, Content: tc.send.Content, Ext: tc.send.Ext, TS: 99, Lead: true}
 			if got != want {
 				t.Errorf("got  %+v\nwant %+v", got, want)
 			}
 			// Same second device from the cached message half.
 			b2, _ := pj.encode(e, "g:9", 99, 8, &tc.dev)
 			var got2 bus.PushJob
-			if err := json.Unmarshal(b2, &got2); err != nil || got2.User != 8 || got2.MsgID != want.MsgID {
+			if err := json.Unmarshal(b2, &got2); err != nil || got2.User != 8 || got2.MsgID != want.MsgID || !got2.Lead {
 				t.Errorf("second job %s: %v", b2, err)
 			}
 		})
@@ -50,7 +50,7 @@ func TestPushJobEncoding(t *testing.T) {
 	// Every field bus.PushJob has, except the retry bookkeeping the push
 	// worker owns, must be written.
 	full, _ := json.Marshal(bus.PushJob{App: "a", User: 1, Device: 1, Platform: 1, PushToken: "t", Notifier: "n",
-		TokenAt: 1, MsgID: 1, Conv: "c", From: 1, ToGroup: 1, Type: "t", Content: "c", Ext: "e", TS: 1, Attempt: 1, NotBefore: 1})
+		TokenAt: 1, MsgID: 1, Conv: "c", From: 1, ToGroup: 1, Type: "t", Content: "c", Ext: "e", TS: 1, Lead: true, Attempt: 1, NotBefore: 1})
 	var fullKeys map[string]any
 	_ = json.Unmarshal(full, &fullKeys)
 	delete(fullKeys, "attempt")

@@ -37,6 +37,10 @@ type Deps struct {
 	Log     *slog.Logger
 	Metrics prometheus.Registerer // register your collectors here; never the global default registry
 	Now     func() time.Time      // nil: time.Now
+
+	// PushStreamMaxLen caps each push stream approximately at every XADD
+	// (push.stream_max_len); 0: no cap.
+	PushStreamMaxLen int64
 }
 
 // Router routes the sends of the ingress partitions it owns. Create it with
@@ -50,6 +54,9 @@ type Router struct {
 	log  *slog.Logger
 	now  func() time.Time
 	m    *metrics
+
+	// pushMaxLen is Deps.PushStreamMaxLen.
+	pushMaxLen int64
 
 	// base is the origin of the monotonic clock lease validity is measured
 	// on: wall-clock steps must not extend a lease.
@@ -125,6 +132,7 @@ func New(cfg config.Router, node string, deps Deps) (*Router, error) {
 		lagEvery: lagInterval,
 		prefer:   int(h.Sum32() % uint32(cfg.Partitions)),
 	}
+	r.pushMaxLen = deps.PushStreamMaxLen
 	r.lastBeat.Store(-1)
 	return r, nil
 }

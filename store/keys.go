@@ -45,6 +45,22 @@ func AliasKey(app, alias string) string { return prefix + "a:" + appTag(app) + "
 // campaigns addressed to push tokens and for removing dead tokens.
 func PushTokensKey(app string) string { return prefix + "a:" + appTag(app) + ":tok" }
 
+// IdentKey is the hash of one unique identifier of an app's users
+// ("username", "mobile", "email"): normalised value -> "<uid>:<claimed ms>".
+func IdentKey(app, ident string) string { return prefix + "a:" + appTag(app) + ":id:" + ident }
+
+// UserSeqKey is the counter user ids of an app are drawn from.
+func UserSeqKey(app string) string { return prefix + "a:" + appTag(app) + ":useq" }
+
+// UserKeys lists every key of one user (all under its hash tag), for
+// /user/delete. A package that adds a per-user key adds it here.
+func UserKeys(app string, uid int64) []string {
+	return []string{
+		UserKey(app, uid), DevicesKey(app, uid), RoutesKey(app, uid), InboxKey(app, uid),
+		CursorKey(app, uid), UserTagsKey(app, uid), UserGroupsKey(app, uid),
+	}
+}
+
 // UserKey is the hash of one user's settings (disabled, ...).
 func UserKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":info" }
 
@@ -111,3 +127,36 @@ func lexID(id int64) string {
 	copy(b[pad:], s)
 	return string(b)
 }
+
+// FriendsKey is the sorted set (lex order, scores 0) of a user's friends'
+// ids as 19-digit strings, for paged friend lists.
+func FriendsKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":fr" }
+
+// FriendAttrsKey is the hash friend id -> JSON (alias, ext, mute) of a user's friends.
+func FriendAttrsKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":frx" }
+
+// ExFriendsKey is the set of users who were a user's friends and were deleted.
+func ExFriendsKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":frd" }
+
+// BlockedKey is the set of users a user blacklisted.
+func BlockedKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":blk" }
+
+// ApplicationsKey is the sorted set (lex order) of the ids of users who
+// asked to become a user's friend; ApplicationAttrsKey holds their JSON.
+func ApplicationsKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":ap" }
+
+// ApplicationAttrsKey is the hash applicant id -> application JSON.
+func ApplicationAttrsKey(app string, uid int64) string {
+	return prefix + "u:" + userTag(app, uid) + ":apx"
+}
+
+// RosterVersionKey counts the changes of a user's roster (the version of
+// Lanying's list answers).
+func RosterVersionKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":rv" }
+
+// ConvsKey is the sorted set conv -> time of its last message (unix ms) of
+// a user: the recent sessions of /message/unread.
+func ConvsKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":cv" }
+
+// ReadMarksKey is the hash conv -> the highest message id the user read.
+func ReadMarksKey(app string, uid int64) string { return prefix + "u:" + userTag(app, uid) + ":rd" }

@@ -39,6 +39,7 @@ type Config struct {
 	Router  Router  `yaml:"router"`
 	Store   Store   `yaml:"store"`
 	Admin   Admin   `yaml:"admin"`
+	Push    Push    `yaml:"push"`
 	Metrics Metrics `yaml:"metrics"`
 	Log     Log     `yaml:"log"`
 	// Apps are created (or updated) in the store at start.
@@ -113,6 +114,9 @@ type Admin struct {
 	AppCacheTTL time.Duration `yaml:"app_cache_ttl"`
 	// UserTokenTTL is the life of user tokens minted by /token/*.
 	UserTokenTTL time.Duration `yaml:"user_token_ttl"`
+	// PasswordCost is the bcrypt cost of stored passwords (4-16): each
+	// step doubles the work of a register, a login and a password check.
+	PasswordCost int `yaml:"password_cost"`
 }
 
 // Store configures retention.
@@ -140,7 +144,91 @@ type App struct {
 	ID     string `yaml:"id"`
 	Secret string `yaml:"secret"`
 	Name   string `yaml:"name"`
+	// Push holds the app's APNs / FCM credentials (docs/push.md).
+	Push AppPush `yaml:"push"`
 }
+
+// Push configures the push worker role (docs/push.md).
+type Push struct {
+	// Batch is how many push jobs a worker reads per partition at once.
+	Batch int `yaml:"batch"`
+	// Concurrency bounds the APNs and FCM requests one worker has in
+	// flight (HTTP/2 streams), over every app.
+	Concurrency int `yaml:"concurrency"`
+	// SendTimeout bounds one APNs / FCM request; a hung provider counts
+	// as a retryable failure after it.
+	SendTimeout time.Duration `yaml:"send_timeout"`
+	// MaxAttempts is how many sends a job gets before it goes to the
+	// dead-letter stream.
+	MaxAttempts int `yaml:"max_attempts"`
+	// RetryBase and RetryMax bound the exponential backoff (with full
+	// jitter) between attempts.
+	RetryBase time.Duration `yaml:"retry_base"`
+	RetryMax  time.Duration `yaml:"retry_max"`
+	// ClaimIdle is how long a job may stay pending with a worker before
+	// another worker claims it (the first one is presumed dead).
+	ClaimIdle time.Duration `yaml:"claim_idle"`
+	// StreamMaxLen caps each push stream (approximately): a backlog longer
+	// than this loses its oldest jobs rather than Redis's memory. 0: no cap.
+	StreamMaxLen int64 `yaml:"stream_max_len"`
+	// DeadLetterMaxLen caps the dead-letter stream (approximately).
+	DeadLetterMaxLen int64 `yaml:"dead_letter_max_len"`
+	// CampaignPage is how many users a campaign expands at a time.
+	CampaignPage int `yaml:"campaign_page"`
+	// CampaignRate is the devices per second one app's campaigns may
+	// reach, per worker process. 0: no limit.
+	CampaignRate float64 `yaml:"campaign_rate"`
+	// TaskTTL is how long a campaign's statistics are kept.
+	TaskTTL time.Duration `yaml:"task_ttl"`
+	// RequestIDTTL is how long a /push/notify request_id is remembered.
+	RequestIDTTL time.Duration `yaml:"request_id_ttl"`
+	// TimeZone is the IANA zone of no-push hours for apps that set none.
+	TimeZone string `yaml:"time_zone"`
+}
+
+// AppPush are one app's push credentials and defaults.
+type AppPush struct {
+	// TimeZone is the IANA zone of no-push hours for users who set none;
+	// empty: push.time_zone.
+	TimeZone string `yaml:"time_zone"`
+	APNs     APNs   `yaml:"apns"`
+	FCM      FCM    `yaml:"fcm"`
+}
+
+// APNs are an app's Apple Push credentials: token auth (key_file, key_id,
+// team_id) or a certificate (cert_file), and the topic (bundle id).
+type APNs struct {
+	KeyFile      string `yaml:"key_file"`
+	KeyID        string `yaml:"key_id"`
+	TeamID       string `yaml:"team_id"`
+	CertFile     string `yaml:"cert_file"`
+	CertPassword string `yaml:"cert_password"`
+	Topic        string `yaml:"topic"`
+	// Production selects api.push.apple.com; false: the sandbox.
+	Production bool `yaml:"production"`
+	// Host overrides the APNs URL (a fake in tests and benchmarks), and
+	// CAFile adds a CA to trust for it.
+	Host   string `yaml:"host"`
+	CAFile string `yaml:"ca_file"`
+}
+
+// Enabled reports whether APNs credentials are configured.
+func (a APNs) Enabled() bool { return a.KeyFile != "" || a.CertFile != "" }
+
+// FCM are an app's Firebase Cloud Messaging credentials.
+type FCM struct {
+	// CredentialsFile is the service-account JSON key file.
+	CredentialsFile string `yaml:"credentials_file"`
+	// ProjectID defaults to the project_id of the key file.
+	ProjectID string `yaml:"project_id"`
+	// Endpoint overrides https://fcm.googleapis.com/v1 (a fake), and
+	// CAFile adds a CA to trust for it and its token endpoint.
+	Endpoint string `yaml:"endpoint"`
+	CAFile   string `yaml:"ca_file"`
+}
+
+// Enabled reports whether FCM credentials are configured.
+func (f FCM) Enabled() bool { return f.CredentialsFile != "" }
 
 // Default returns the configuration used when nothing is set.
 func Default() Config {
@@ -182,6 +270,23 @@ func Default() Config {
 			RateBurst:      10000,
 			AppCacheTTL:    10 * time.Second,
 			UserTokenTTL:   7 * 24 * time.Hour,
+			PasswordCost:   10,
+		},
+		Push: Push{
+			Batch:            256,
+			Concurrency:      1024,
+			SendTimeout:      10 * time.Second,
+			MaxAttempts:      8,
+			RetryBase:        time.Second,
+			RetryMax:         10 * time.Minute,
+			ClaimIdle:        30 * time.Second,
+			StreamMaxLen:     1_000_000,
+			DeadLetterMaxLen: 100_000,
+			CampaignPage:     500,
+			CampaignRate:     50_000,
+			TaskTTL:          7 * 24 * time.Hour,
+			RequestIDTTL:     24 * time.Hour,
+			TimeZone:         "UTC",
 		},
 		Metrics: Metrics{Listen: "127.0.0.1:9090"},
 		Log:     Log{Level: "info", Format: "text"},
@@ -265,12 +370,20 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: admin.rate_limit must be >= 0 (0: none) and admin.rate_burst >= 1 with a limit")
 	case c.Admin.AppCacheTTL < 0 || c.Admin.UserTokenTTL < time.Minute:
 		return fmt.Errorf("config: admin.app_cache_ttl must be >= 0 and admin.user_token_ttl at least 1m")
+	case c.Admin.PasswordCost < 4 || c.Admin.PasswordCost > 16:
+		return fmt.Errorf("config: admin.password_cost must be 4-16")
 	case c.Store.Retention < time.Minute:
 		return fmt.Errorf("config: store.retention must be at least 1m")
+	}
+	if err := c.Push.validate(); err != nil {
+		return err
 	}
 	for _, a := range c.Apps {
 		if !protocol.ValidAppID(a.ID) {
 			return fmt.Errorf("config: apps: bad app id %q", a.ID)
+		}
+		if err := a.Push.validate(a.ID); err != nil {
+			return err
 		}
 		if len(a.Secret) < 16 {
 			return fmt.Errorf("config: apps: %s: secret must be at least 16 bytes", a.ID)
@@ -364,6 +477,57 @@ func setField(fv reflect.Value, s string) error {
 		fv.Set(reflect.ValueOf(parts))
 	default:
 		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}
+
+func (p Push) validate() error {
+	switch {
+	case p.Batch < 1 || p.Batch > 10_000:
+		return fmt.Errorf("config: push.batch must be 1-10000")
+	case p.Concurrency < 1 || p.Concurrency > 100_000:
+		return fmt.Errorf("config: push.concurrency must be 1-100000")
+	case p.SendTimeout < 100*time.Millisecond:
+		return fmt.Errorf("config: push.send_timeout must be at least 100ms")
+	case p.MaxAttempts < 1 || p.MaxAttempts > 100:
+		return fmt.Errorf("config: push.max_attempts must be 1-100")
+	case p.RetryBase <= 0 || p.RetryMax < p.RetryBase:
+		return fmt.Errorf("config: push.retry_base must be positive and push.retry_max at least retry_base")
+	case p.ClaimIdle < time.Second:
+		return fmt.Errorf("config: push.claim_idle must be at least 1s")
+	case p.StreamMaxLen < 0 || p.DeadLetterMaxLen < 0:
+		return fmt.Errorf("config: push.stream_max_len and push.dead_letter_max_len must be >= 0 (0: no cap)")
+	case p.CampaignPage < 1 || p.CampaignPage > 10_000:
+		return fmt.Errorf("config: push.campaign_page must be 1-10000")
+	case p.CampaignRate < 0:
+		return fmt.Errorf("config: push.campaign_rate must be >= 0 (0: no limit)")
+	case p.TaskTTL < time.Minute || p.RequestIDTTL < time.Minute:
+		return fmt.Errorf("config: push.task_ttl and push.request_id_ttl must be at least 1m")
+	}
+	if _, err := time.LoadLocation(p.TimeZone); err != nil {
+		return fmt.Errorf("config: push.time_zone: %w", err)
+	}
+	return nil
+}
+
+func (p AppPush) validate(app string) error {
+	if p.TimeZone != "" {
+		if _, err := time.LoadLocation(p.TimeZone); err != nil {
+			return fmt.Errorf("config: apps: %s: push.time_zone: %w", app, err)
+		}
+	}
+	a := p.APNs
+	switch {
+	case a.KeyFile != "" && a.CertFile != "":
+		return fmt.Errorf("config: apps: %s: push.apns: set key_file (token auth) or cert_file, not both", app)
+	case a.KeyFile != "" && (a.KeyID == "" || a.TeamID == ""):
+		return fmt.Errorf("config: apps: %s: push.apns: token auth needs key_id and team_id", app)
+	case a.Enabled() && a.Topic == "":
+		return fmt.Errorf("config: apps: %s: push.apns: topic (the app's bundle id) is required", app)
+	case !a.Enabled() && (a.Topic != "" || a.KeyID != "" || a.Host != ""):
+		return fmt.Errorf("config: apps: %s: push.apns: key_file or cert_file is required", app)
+	case !p.FCM.Enabled() && (p.FCM.ProjectID != "" || p.FCM.Endpoint != ""):
+		return fmt.Errorf("config: apps: %s: push.fcm: credentials_file is required", app)
 	}
 	return nil
 }

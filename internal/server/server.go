@@ -27,6 +27,7 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/ids"
+	"github.com/chatgate/chatgate/pushworker"
 	"github.com/chatgate/chatgate/router"
 	"github.com/chatgate/chatgate/store"
 )
@@ -89,7 +90,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 // roleSet is which roles this process runs.
 type roleSet struct {
-	gateway, router, admin bool
+	gateway, router, admin, pushworker bool
 }
 
 func (r roleSet) names() []string {
@@ -103,6 +104,9 @@ func (r roleSet) names() []string {
 	if r.admin {
 		out = append(out, config.RoleAdmin)
 	}
+	if r.pushworker {
+		out = append(out, config.RolePushWorker)
+	}
 	return out
 }
 
@@ -110,15 +114,10 @@ func (r roleSet) names() []string {
 // Roles of later issues fail loudly when nothing else is asked for: a
 // process that silently runs nothing would look healthy while doing no work.
 func selectRoles(cfg config.Config) (roleSet, error) {
-	rs := roleSet{gateway: cfg.HasRole(config.RoleGateway), router: cfg.HasRole(config.RoleRouter), admin: cfg.HasRole(config.RoleAdmin)}
-	var missing []string
-	for _, r := range cfg.Roles {
-		if r == config.RolePushWorker {
-			missing = append(missing, r)
-		}
-	}
-	if !rs.gateway && !rs.router && !rs.admin {
-		return rs, fmt.Errorf("server: role(s) %s not available yet in this version of chatgate; available roles: gateway, router, admin (or all)", strings.Join(missing, ", "))
+	rs := roleSet{gateway: cfg.HasRole(config.RoleGateway), router: cfg.HasRole(config.RoleRouter), admin: cfg.HasRole(config.RoleAdmin),
+		pushworker: cfg.HasRole(config.RolePushWorker)}
+	if !rs.gateway && !rs.router && !rs.admin && !rs.pushworker {
+		return rs, errors.New("server: no role to run; available roles: gateway, router, admin, pushworker (or all)")
 	}
 	return rs, nil
 }
@@ -131,7 +130,7 @@ func checkConfig(cfg config.Config, rs roleSet) error {
 		return errors.New("server: set redis.addr (one Redis) or redis.addrs (a Redis Cluster), not both")
 	case len(cfg.Redis.Addrs) > 0 && cfg.Redis.DB != 0:
 		return errors.New("server: redis.db must be 0 with a Redis Cluster (redis.addrs)")
-	case cfg.Redis.Embedded() && !(rs.gateway && rs.router && rs.admin):
+	case cfg.Redis.Embedded() && !(rs.gateway && rs.router && rs.admin && rs.pushworker):
 		return errors.New("server: embedded mode (no redis.addr) runs every role in one process, because nobody else can reach its in-memory Redis; set redis.addr to run only some roles")
 	case rs.gateway && cfg.Gateway.Listen == "":
 		return errors.New("server: gateway.listen is required for the gateway role")
@@ -169,11 +168,6 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 	if err := checkConfig(cfg, rs); err != nil {
 		return err
 	}
-	for _, r := range cfg.Roles {
-		if r == config.RolePushWorker {
-			log.Warn("role not available yet in this version; running the others", "role", r, "running", rs.names())
-		}
-	}
 
 	node := cfg.Node
 	if node == "" {
@@ -204,9 +198,12 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 	if err := putApps(ctx, st, cfg.Apps); err != nil {
 		return err
 	}
+	if err := pushworker.PublishCredentials(ctx, st, cfg.Apps); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	var dev *DevApp
 	if conn.embedded && cfg.DevApp != "" {
-		if dev, err = ensureDevApp(ctx, st, cfg.DevApp, time.Now()); err != nil {
+		if dev, err = ensureDevApp(ctx, st, cfg.DevApp, cfg.Admin.PasswordCost, time.Now()); err != nil {
 			return err
 		}
 	}
@@ -265,7 +262,7 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 		gen, err := ids.New(lease.Node)
 		if err == nil {
 			rt, err = router.New(cfg.Router, node, router.Deps{
-				Store: st, IDs: gen, Log: roleLog, Metrics: reg, Now: time.Now,
+				Store: st, IDs: gen, Log: roleLog, Metrics: reg, Now: time.Now, PushStreamMaxLen: cfg.Push.StreamMaxLen,
 			})
 		}
 		if err != nil {
@@ -280,7 +277,7 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 	if rs.admin {
 		api, err = admin.New(cfg.Admin, admin.Deps{
 			Store: st, Log: roleLog, Metrics: reg, Now: time.Now, Node: node,
-			Partitions: cfg.Router.Partitions, PushPartitions: cfg.Router.PushPartitions,
+			Partitions: cfg.Router.Partitions, PushPartitions: cfg.Router.PushPartitions, Push: cfg.Push,
 		})
 		if err != nil {
 			if lease != nil {
@@ -291,7 +288,24 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 		}
 	}
 
+	var pw *pushworker.Worker
+	if rs.pushworker {
+		pw, err = pushworker.New(ctx, cfg.Push, cfg.Apps, cfg.Router.PushPartitions, pushworker.Deps{
+			Store: st, Log: roleLog, Metrics: reg, Now: time.Now, Node: node,
+		})
+		if err != nil {
+			if lease != nil {
+				releaseLease(lease, log)
+			}
+			closeListeners()
+			return fmt.Errorf("server: %w", err)
+		}
+	}
+
 	h := &health{rdb: conn.rdb}
+	if pw != nil {
+		h.add(config.RolePushWorker, pw.Ready)
+	}
 	if gw != nil {
 		h.add(config.RoleGateway, gw.Ready)
 	}
@@ -304,7 +318,7 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 
 	return run(ctx, runParts{
 		cfg: cfg, log: log, opts: opts, node: node, roles: rs.names(),
-		conn: conn, gw: gw, rt: rt, api: api, lease: lease, h: h, reg: reg,
+		conn: conn, gw: gw, rt: rt, api: api, pw: pw, lease: lease, h: h, reg: reg,
 		gwLn: gwLn, opsLn: opsLn, adminLn: adminLn, dev: dev,
 	})
 }
@@ -320,6 +334,7 @@ type runParts struct {
 	gw    *gateway.Gateway
 	rt    *router.Router
 	api   *admin.Server
+	pw    *pushworker.Worker
 	lease *ids.Lease
 	h     *health
 	reg   *registry
@@ -342,6 +357,8 @@ func run(ctx context.Context, p runParts) error {
 	apiCtx, apiCancel := context.WithCancel(detached)
 	defer apiCancel()
 	leaseCtx, leaseCancel := context.WithCancel(detached)
+	pwCtx, pwCancel := context.WithCancel(detached)
+	defer pwCancel()
 	defer gwCancel()
 	defer rtCancel()
 	defer leaseCancel()
@@ -368,7 +385,10 @@ func run(ctx context.Context, p runParts) error {
 		return done
 	}
 
-	var gwDone, rtDone, leaseDone, apiDone <-chan struct{}
+	var gwDone, rtDone, leaseDone, apiDone, pwDone <-chan struct{}
+	if p.pw != nil {
+		pwDone = runRole(config.RolePushWorker, pwCtx, p.pw.Run)
+	}
 	if p.lease != nil {
 		done := make(chan struct{})
 		leaseDone = done
@@ -467,6 +487,10 @@ func run(ctx context.Context, p runParts) error {
 		waitFor(rtDone, config.RoleRouter, log)
 		leaseCancel()
 		waitFor(leaseDone, "id lease", log)
+		// 3b. The push worker, after the router made its last jobs: it
+		//     finishes its batch; the rest stays in the streams.
+		pwCancel()
+		waitFor(pwDone, config.RolePushWorker, log)
 		// 4. Listeners. Hijacked WebSockets are not waited for: the
 		//    gateway closed them while draining.
 		sctx, cancel := context.WithTimeout(detached, 5*time.Second)
