@@ -58,6 +58,9 @@ func UserKeys(app string, uid int64) []string {
 	return []string{
 		UserKey(app, uid), DevicesKey(app, uid), RoutesKey(app, uid), InboxKey(app, uid),
 		CursorKey(app, uid), UserTagsKey(app, uid), UserGroupsKey(app, uid),
+		FriendsKey(app, uid), FriendAttrsKey(app, uid), ExFriendsKey(app, uid), BlockedKey(app, uid),
+		ApplicationsKey(app, uid), ApplicationAttrsKey(app, uid), RosterVersionKey(app, uid),
+		ConvsKey(app, uid), ReadMarksKey(app, uid),
 	}
 }
 

@@ -461,6 +461,12 @@ func (s *Store) DeleteUser(ctx context.Context, app string, uid int64, tokenTTL 
 	if err != nil {
 		return fmt.Errorf("store: groups of %d: %w", uid, err)
 	}
+	// Friends are read before the tombstone removes the list: each of them
+	// must stop listing the deleted user.
+	friends, err := s.rdb.ZRange(ctx, FriendsKey(app, uid), 0, -1).Result()
+	if err != nil {
+		return fmt.Errorf("store: friends of %d: %w", uid, err)
+	}
 	if tokenTTL < time.Minute {
 		tokenTTL = time.Minute
 	}
@@ -477,6 +483,11 @@ func (s *Store) DeleteUser(ctx context.Context, app string, uid int64, tokenTTL 
 	}
 	for _, g := range parseIDs(groups) {
 		pipe.SRem(ctx, GroupMembersKey(app, g), uid)
+	}
+	for _, f := range parseIDs(friends) {
+		pipe.ZRem(ctx, FriendsKey(app, f), lexID(uid))
+		pipe.HDel(ctx, FriendAttrsKey(app, f), idStr(uid))
+		pipe.Incr(ctx, RosterVersionKey(app, f))
 	}
 	for ident, v := range map[string]string{IdentUsername: u.Username, IdentMobile: u.Mobile, IdentEmail: u.Email} {
 		if v != "" {

@@ -168,6 +168,10 @@ func deleteUser(t *testing.T, s *Store, app string) {
 	must(s.BindPushToken(ctx, app, a, 3, "tok-a", "apns", now))
 	must(s.AddGroupMembers(ctx, app, 55, a, keep))
 	must(s.SetBadge(ctx, app, a, 4))
+	must(s.MakeFriends(ctx, app, a, keep, "", "", now))
+	if _, err := s.Block(ctx, app, a, keep); err != nil {
+		t.Fatal(err)
+	}
 
 	must(s.DeleteUser(ctx, app, a, time.Hour, now))
 	if st, _ := s.UserState(ctx, app, a); st != UserMissing {
@@ -196,6 +200,9 @@ func deleteUser(t *testing.T, s *Store, app string) {
 	}
 	if m, _ := s.GroupMembers(ctx, app, 55); len(m) != 1 || m[0] != keep {
 		t.Errorf("group members = %v", m)
+	}
+	if fs, _, _ := s.FriendIDs(ctx, app, keep, 0, 10); len(fs) != 0 {
+		t.Errorf("friends of the survivor still name the deleted user: %v", fs)
 	}
 	if n, _ := s.CountUsers(ctx, app); n != 1 {
 		t.Errorf("listed users = %d", n)
