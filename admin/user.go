@@ -88,6 +88,11 @@ func (u *users) check(r *Req, uid int64) error {
 	if err != nil {
 		return err
 	}
+	return u.stateErr(r, uid, st)
+}
+
+// stateErr is the answer to an operation on a user in state st.
+func (u *users) stateErr(r *Req, uid int64, st store.UserState) error {
 	switch {
 	case st == store.UserMissing:
 		return Errf(CodeUserNotFound, "user %d does not exist", uid)

@@ -119,12 +119,11 @@ func (u *users) createUser(r *Req, username, password string) (int64, error) {
 }
 
 func (u *users) settingsOf(r *Req, uid int64) (settingsResult, error) {
-	st, err := u.s.st.Settings(r.Ctx, r.App.ID, uid)
+	state, st, devs, err := u.s.st.SettingsView(r.Ctx, r.App.ID, uid)
 	if err != nil {
 		return settingsResult{}, err
 	}
-	devs, err := u.s.st.Devices(r.Ctx, r.App.ID, uid)
-	if err != nil {
+	if err := u.stateErr(r, uid, state); err != nil {
 		return settingsResult{}, err
 	}
 	res := settingsResult{UserID: uid, ID: uid, Settings: st}

@@ -75,7 +75,9 @@ func (u *users) boolSetting(path, summary, field, desc string) *Route {
 }
 
 func (u *users) getSettings(r *Req) (any, error) {
-	uid, err := u.target(r)
+	// Not u.target: settingsOf reads the user's state together with the
+	// settings, in one round trip.
+	uid, err := r.User()
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,29 @@ func (c *RecipientCmd) Recipient(now time.Time) (Recipient, error) {
 	return Recipient{User: c.user, Routes: liveRoutes(rt, now.UnixMilli()), Devices: decodeDevices(dv)}, nil
 }
 
+// RoutesCmd is a read of one user's routes queued on a pipeline. Read it
+// with Routes after Exec.
+type RoutesCmd struct {
+	user   int64
+	routes *redis.MapStringStringCmd
+}
+
+// QueueRoutes adds to pipe the read of one user's routes. The router queues
+// it after the user's inbox writes: the routes key shares the inbox key's
+// hash tag, so the read runs after them on the same connection.
+func (s *Store) QueueRoutes(ctx context.Context, pipe redis.Pipeliner, app string, uid int64) *RoutesCmd {
+	return &RoutesCmd{user: uid, routes: pipe.HGetAll(ctx, RoutesKey(app, uid))}
+}
+
+// Routes returns the routes read that are still live at now.
+func (c *RoutesCmd) Routes(now time.Time) ([]Route, error) {
+	rt, err := c.routes.Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("store: routes of %d: %w", c.user, err)
+	}
+	return liveRoutes(rt, now.UnixMilli()), nil
+}
+
 // MembersCmd is a group membership read queued on a pipeline.
 type MembersCmd struct {
 	gid int64

@@ -368,3 +368,24 @@ func parseIDs(ss []string) []int64 {
 	}
 	return out
 }
+
+// SettingsView reads what GET /user/settings answers in one round trip:
+// the user's state, settings and devices (all under the user's hash tag).
+func (s *Store) SettingsView(ctx context.Context, app string, uid int64) (UserState, Settings, []Device, error) {
+	pipe := s.rdb.Pipeline()
+	state := pipe.HMGet(ctx, UserKey(app, uid), "created", "disabled")
+	set := s.QueueSettings(ctx, pipe, app, uid)
+	devs := pipe.HGetAll(ctx, DevicesKey(app, uid))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return UserMissing, DefaultSettings(), nil, fmt.Errorf("store: settings view of %d: %w", uid, err)
+	}
+	st, _, err := set.Result()
+	if err != nil {
+		return UserMissing, st, nil, err
+	}
+	vals, err := state.Result()
+	if err != nil {
+		return UserMissing, st, nil, fmt.Errorf("store: state of user %d: %w", uid, err)
+	}
+	return userState(vals), st, decodeDevices(devs.Val()), nil
+}

@@ -22,12 +22,17 @@ func (s *Store) UserState(ctx context.Context, app string, uid int64) (UserState
 	if err != nil {
 		return UserMissing, fmt.Errorf("store: state of user %d: %w", uid, err)
 	}
+	return userState(vals), nil
+}
+
+// userState reads the values of HMGET created disabled.
+func userState(vals []any) UserState {
 	switch {
 	case vals[0] == nil:
-		return UserMissing, nil
+		return UserMissing
 	case vals[1] == "1":
-		return UserDisabled, nil
+		return UserDisabled
 	default:
-		return UserActive, nil
+		return UserActive
 	}
 }
