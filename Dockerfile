@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # docker build -t chatgate .
-# docker run --rm -p 8080:8080 -p 9090:9090 chatgate              # embedded mode
-# docker run --rm -p 8080:8080 -p 9090:9090 \
+# docker run --rm -p 8080:8080 -p 8081:8081 -p 9090:9090 chatgate              # embedded mode
+# docker run --rm -p 8080:8080 -p 8081:8081 -p 9090:9090 \
 #   -e CHATGATE_REDIS_ADDR=redis:6379 -e CHATGATE_ROLES=gateway chatgate
 #
 # Configuration: a file mounted and named with -config or CHATGATE_CONFIG,
@@ -25,8 +25,9 @@ COPY configs/ /etc/chatgate/
 # Inside a container the listeners must bind every interface to be
 # reachable through published ports; the defaults bind loopback only.
 ENV CHATGATE_GATEWAY_LISTEN=0.0.0.0:8080 \
+    CHATGATE_ADMIN_LISTEN=0.0.0.0:8081 \
     CHATGATE_METRICS_LISTEN=0.0.0.0:9090
-EXPOSE 8080 9090
+EXPOSE 8080 8081 9090
 USER nonroot:nonroot
 ENTRYPOINT ["/chatgate"]
 CMD ["serve"]

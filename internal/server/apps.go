@@ -180,6 +180,10 @@ func printDevBlock(w io.Writer, info Info, path, clientCmd string) {
 		fmt.Fprintf(&b, "   curl -X POST '%s/user/register/v2' -H 'Content-Type: application/json' -H 'app_id: %s' -d '{\"username\": \"carol\", \"password\": \"secret\"}'\n", api, d.App)
 		fmt.Fprintln(&b)
 		fmt.Fprintf(&b, "   curl '%s/user/profile' -H 'app_id: %s' -H 'access-token: %s'\n", api, d.App, d.UserTokens[1])
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, " and send user 2 a message from user 1 as the backend (it shows up in user 2's client):")
+		fmt.Fprintln(&b)
+		fmt.Fprintf(&b, "   curl -X POST '%s/message/send' -H 'Content-Type: application/json' -H 'app_id: %s' -H 'access-token: %s' -d '{\"from_user_id\": 1, \"targets\": [2], \"type\": 1, \"content_type\": 0, \"content\": \"hello from the REST API\"}'\n", api, d.App, d.AdminToken)
 	}
 	fmt.Fprintln(&b, rule)
 	_, _ = io.WriteString(w, b.String())

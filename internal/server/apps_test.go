@@ -70,7 +70,7 @@ func TestDevUsers(t *testing.T) {
 		}
 		ran++
 	}
-	if ran != 2 {
-		t.Fatalf("%d curl commands in the dev block, want 2:\n%s", ran, out)
+	if ran != 3 {
+		t.Fatalf("%d curl commands in the dev block, want 3:\n%s", ran, out)
 	}
 }
