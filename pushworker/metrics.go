@@ -15,6 +15,8 @@ type metrics struct {
 	batchSeconds  prometheus.Histogram
 	claimed       prometheus.Counter
 	campaignDevs  *prometheus.CounterVec
+	backlog       *prometheus.GaugeVec
+	delayed       *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -36,11 +38,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Push jobs claimed from a worker that stopped handling them."}),
 		campaignDevs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "campaign_devices_total",
 			Help: "Devices reached by campaign expansion, by channel."}, []string{"channel"}),
+		backlog: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "stream_backlog_entries",
+			Help: "Push jobs waiting or in flight on a push stream (entries are deleted once final), sampled every 5 s."}, []string{"partition"}),
+		delayed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "delayed_jobs",
+			Help: "Push jobs waiting for a retry in a partition's delay set, sampled every 5 s."}, []string{"partition"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.jobs, m.sends, m.dropped, m.tokensRemoved, m.sendSeconds, m.batchSeconds, m.claimed, m.campaignDevs} {
+	for _, c := range []prometheus.Collector{m.jobs, m.sends, m.dropped, m.tokensRemoved, m.sendSeconds, m.batchSeconds, m.claimed, m.campaignDevs, m.backlog, m.delayed} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

@@ -144,6 +144,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	g.Go(func() error { return w.every(gctx, 100*time.Millisecond, w.moveDue) })
 	g.Go(func() error { return w.every(gctx, w.cfg.ClaimIdle/3, w.claim) })
 	g.Go(func() error { return w.every(gctx, 10*time.Second, w.trim) })
+	g.Go(func() error { return w.every(gctx, 5*time.Second, w.observeBacklog) })
 	g.Go(func() error { return w.campaignLoop(gctx) })
 	err := g.Wait()
 	if ctx.Err() != nil {
@@ -248,6 +249,27 @@ func isNoScript(err error) bool {
 
 // trim caps the push streams: a backlog beyond stream_max_len (no worker
 // for a long time) loses its oldest jobs instead of Redis's memory.
+// observeBacklog samples the length of each push stream and delay set: the
+// push path's lag, the first thing to look at when pushes arrive late.
+func (w *Worker) observeBacklog(ctx context.Context) error {
+	pipe := w.rdb.Pipeline()
+	lens := make([]*redis.IntCmd, w.parts)
+	delays := make([]*redis.IntCmd, w.parts)
+	for q := 0; q < w.parts; q++ {
+		lens[q] = pipe.XLen(ctx, bus.PushStream(q))
+		delays[q] = pipe.ZCard(ctx, DelayKey(q))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("sample push backlog: %w", err)
+	}
+	for q := 0; q < w.parts; q++ {
+		part := strconv.Itoa(q)
+		w.m.backlog.WithLabelValues(part).Set(float64(lens[q].Val()))
+		w.m.delayed.WithLabelValues(part).Set(float64(delays[q].Val()))
+	}
+	return nil
+}
+
 func (w *Worker) trim(ctx context.Context) error {
 	if w.cfg.StreamMaxLen <= 0 && w.cfg.DeadLetterMaxLen <= 0 {
 		return nil
