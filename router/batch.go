@@ -24,10 +24,25 @@ import (
 //	read:  SET NX GET of each send's idempotency key with a fresh id,
 //	       SMEMBERS of each group, routes+devices of 1:1 peers and senders;
 //	       then routes+devices of group members.
-//	write: in entry order, body + history + inboxes and push jobs; then
-//	       one XADD per gateway node of everything the batch has for it
+//	write: in entry order, body + history + inboxes and push jobs, then
+//	       the live routes of every user given an inbox entry; then one
+//	       XADD per gateway node of everything the batch has for it
 //	       (messages, acks, errors), idempotency done, XACK+XDEL of the
 //	       batch, and a non-blocking read of the next entries.
+//
+// Live deliveries go to the routes read in the write round, after the
+// inbox writes, not to those of the read round: a device that connects
+// between the rounds registers its route and then syncs its inbox, and
+// the inbox write may land after that sync. Each user's routes are read
+// once per batch, queued after every inbox write of the batch, and the
+// routes key shares the inbox key's hash tag, so on one Redis and on a
+// Redis Cluster the read runs after the writes on the same connection.
+// A route registered before that read gets the live delivery; one
+// registered after it was registered after the inbox write, so the
+// device's sync, which follows its registration, finds the message.
+// Push jobs stay decided by the read round's routes (they are written
+// with the durable phase): a device that came online in between may get
+// both a push and the live message, with the same id.
 //
 // No ack or delivery reaches Redis before the writes that make its message
 // durable. When a round fails the whole batch is retried under the same ids
@@ -78,6 +93,11 @@ type entry struct {
 	target *protocol.Message
 	mark   *redis.StringCmd
 	prev   int64
+	// body is the message or event the write round stores for this entry
+	// and recips the users it reaches besides the sender; the announce
+	// phase delivers it live. Nil body: nothing to deliver.
+	body   []byte
+	recips []int64
 }
 
 type userKey struct {
@@ -107,6 +127,12 @@ type idemKey struct {
 type recipient struct {
 	cmd *store.RecipientCmd
 	store.Recipient
+}
+
+// liveRoutes are the routes of one user read after its inbox writes.
+type liveRoutes struct {
+	cmd    *store.RoutesCmd
+	routes []store.Route
 }
 
 type groupRef struct {
@@ -140,7 +166,10 @@ type batcher struct {
 	seen    map[idemKey]int
 	// marks are the read marks this attempt set, so that a later entry of
 	// the batch compares with them rather than with what the read round saw.
-	marks  map[markKey]int64
+	marks map[markKey]int64
+	// live holds, for each user given an inbox entry, the routes read
+	// after its inbox writes: the live deliveries go there.
+	live   map[userKey]*liveRoutes
 	nodes  map[string]*nodeBatch
 	order  []string // nodes in the order of their first item
 	ackIDs []string
@@ -170,6 +199,7 @@ func newBatcher(r *Router, pt *partition, stream string, log *slog.Logger) *batc
 		groups: make(map[groupKey]*groupRef),
 		seen:   make(map[idemKey]int),
 		marks:  make(map[markKey]int64),
+		live:   make(map[userKey]*liveRoutes),
 		nodes:  make(map[string]*nodeBatch),
 	}
 }
@@ -250,6 +280,7 @@ func (b *batcher) reset() {
 	clear(b.groups)
 	clear(b.seen)
 	clear(b.marks)
+	clear(b.live)
 	clear(b.nodes)
 	b.order = b.order[:0]
 	b.ackIDs = b.ackIDs[:0]
@@ -263,6 +294,9 @@ func (b *batcher) route(ctx context.Context) error {
 	b.reset()
 	if err := b.readRound(ctx); err != nil {
 		return fmt.Errorf("read round: %w", err)
+	}
+	if b.r.afterRead != nil {
+		b.r.afterRead()
 	}
 	if err := b.writeRound(ctx); err != nil {
 		return fmt.Errorf("write round: %w", err)
@@ -421,8 +455,9 @@ func (b *batcher) readRound(ctx context.Context) error {
 }
 
 // writeRound writes the batch in two phases: first what makes the messages
-// durable (bodies, history, inboxes) and the push jobs, then what tells
-// anyone they exist (delivery entries, acks, idempotency done) and the XACK.
+// durable (bodies, history, inboxes) and the push jobs, with the routes of
+// the users given inbox entries read last, then what tells anyone they
+// exist (delivery entries, acks, idempotency done) and the XACK.
 // The durable phase is executed before the second is sent, even on one
 // Redis where a pipeline runs in order: a Redis at maxmemory refuses the
 // writes of the first phase but still accepts XACK, and an entry must never
@@ -436,21 +471,17 @@ func (b *batcher) writeRound(ctx context.Context) error {
 		e := &b.entries[i]
 		s := &e.send
 		b.ackIDs = append(b.ackIDs, e.xid)
+		e.body, e.recips = nil, nil
 		switch e.out {
 		case outPoison:
 			b.n.poison++
-			if e.code != 0 {
-				b.refuse(e)
-			}
 		case outDuplicate:
 			b.n.duplicate++
-			b.ack(e)
 		case outReject:
 			b.n.rejected++
 			if s.CMID != "" {
 				b.r.st.QueueForgetIdem(ctx, b.pipe, s.App, s.From, s.FromDev, s.CMID)
 			}
-			b.refuse(e)
 		case outRoute:
 			b.n.routed++
 			var err error
@@ -470,10 +501,21 @@ func (b *batcher) writeRound(ctx context.Context) error {
 			return err
 		}
 	}
+	// After every inbox write of the batch (queued before, or executed in
+	// an earlier chunk): see the top of this file.
+	for k, lr := range b.live {
+		lr.cmd = b.r.st.QueueRoutes(ctx, b.pipe, k.app, k.uid)
+		if err := b.maybeFlush(ctx); err != nil {
+			return err
+		}
+	}
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
 
+	if err := b.announce(); err != nil {
+		return err
+	}
 	for _, node := range b.order {
 		if err := b.queueNode(ctx, node); err != nil {
 			return err
@@ -520,8 +562,7 @@ func (b *batcher) writeRound(ctx context.Context) error {
 }
 
 // routeMessage queues the writes that make one message durable and its
-// push jobs, and adds its deliveries and the sender's ack to the batch's
-// node entries.
+// push jobs; the announce phase delivers it and acks the sender.
 func (b *batcher) routeMessage(ctx context.Context, e *entry) error {
 	r, s := b.r, &e.send
 	conv := protocol.ConvID(s.From, s.ToUser, s.ToGroup)
@@ -564,11 +605,11 @@ func (b *batcher) recipients(e *entry) []int64 {
 	return nil
 }
 
-// spread makes body (a message, or an event when push is false) reach
-// recips and the sender's other devices: an inbox entry each (so every
-// device syncs it), a recent-session entry for messages, live delivery to
-// every node holding one of their devices, and push jobs for messages; then
-// it acks the sender.
+// spread queues what makes body (a message, or an event when push is
+// false) reach recips and the sender's other devices: an inbox entry each
+// (so every device syncs it), a recent-session entry for messages, and push
+// jobs for messages. The announce phase delivers it live to every node
+// holding one of their devices, from routes read after these writes.
 func (b *batcher) spread(ctx context.Context, e *entry, conv string, ts int64, body []byte, recips []int64, push bool) error {
 	r, s := b.r, &e.send
 	// The system sender (0) has no inbox or devices.
@@ -578,6 +619,7 @@ func (b *batcher) spread(ctx context.Context, e *entry, conv string, ts int64, b
 		if push {
 			r.st.QueueRecent(ctx, b.pipe, s.App, u, conv, e.id, ts)
 		}
+		b.watch(s.App, u)
 		fromIsRecipient = fromIsRecipient || u == s.From
 		if err := b.maybeFlush(ctx); err != nil {
 			return err
@@ -588,47 +630,39 @@ func (b *batcher) spread(ctx context.Context, e *entry, conv string, ts int64, b
 		if push {
 			r.st.QueueRecent(ctx, b.pipe, s.App, s.From, conv, e.id, ts)
 		}
+		b.watch(s.App, s.From)
 	}
-
-	b.fan = b.fan[:0]
+	e.body, e.recips = body, recips
+	if !push {
+		return nil
+	}
 	var pj pushJob
 	for _, u := range recips {
-		if err := b.fanOut(ctx, e, u, conv, ts, &pj, push); err != nil {
+		if err := b.pushJobs(ctx, e, u, conv, ts, &pj); err != nil {
 			return err
 		}
 	}
 	if !fromIsRecipient {
-		if err := b.fanOut(ctx, e, s.From, conv, ts, &pj, push); err != nil {
-			return err
-		}
+		return b.pushJobs(ctx, e, s.From, conv, ts, &pj)
 	}
-	for i := range b.fan {
-		f := &b.fan[i]
-		b.deliver(f.node, bus.Delivery{
-			Kind: bus.KindMsg, App: s.App, Users: slices.Clone(f.users), Msg: body,
-			SkipUser: s.From, SkipDev: s.FromDev,
-		}, len(body)+8*len(f.users))
-	}
-	b.ack(e)
 	return nil
 }
 
-// fanOut adds user u to the delivery of every node holding one of its live
-// devices, and queues a push job for each of its devices that has a push
-// token and is offline or in background. The sending device gets neither.
-func (b *batcher) fanOut(ctx context.Context, e *entry, u int64, conv string, ts int64, pj *pushJob, push bool) error {
+// watch notes that user u gets an inbox entry in this batch, so that the
+// end of the durable phase reads its routes.
+func (b *batcher) watch(app string, u int64) {
+	if k := (userKey{app, u}); b.live[k] == nil {
+		b.live[k] = &liveRoutes{}
+	}
+}
+
+// pushJobs queues a push job for each device of user u that has a push
+// token and is offline or in background, as the read round saw it. The
+// sending device gets none.
+func (b *batcher) pushJobs(ctx context.Context, e *entry, u int64, conv string, ts int64, pj *pushJob) error {
 	s := &e.send
 	rc := b.users[userKey{s.App, u}]
 	if rc == nil {
-		return nil
-	}
-	for _, rt := range rc.Routes {
-		if u == s.From && rt.Device == s.FromDev {
-			continue
-		}
-		b.addFan(rt.Node, u)
-	}
-	if !push {
 		return nil
 	}
 	for i := range rc.Devices {
@@ -653,6 +687,78 @@ func (b *batcher) fanOut(ctx context.Context, e *entry, u int64, conv string, ts
 		}
 	}
 	return nil
+}
+
+// announce adds to the node entries, in entry order, each sender's answer
+// and the live deliveries of each stored message or event. It runs once the
+// durable phase, and with it the reads of the live routes, executed.
+func (b *batcher) announce() error {
+	now := b.r.now()
+	for _, lr := range b.live {
+		rs, err := lr.cmd.Routes(now)
+		if err != nil {
+			return err
+		}
+		lr.routes = rs
+	}
+	for i := range b.entries {
+		e := &b.entries[i]
+		switch e.out {
+		case outPoison:
+			if e.code != 0 {
+				b.refuse(e)
+			}
+		case outReject:
+			b.refuse(e)
+		case outDuplicate:
+			b.ack(e)
+		case outRoute:
+			if e.body != nil {
+				b.deliverLive(e)
+			}
+			b.ack(e)
+		}
+	}
+	return nil
+}
+
+// deliverLive adds e's body to the delivery of every node holding a live
+// device of its recipients or of its sender, in background or not; the
+// sending device is skipped.
+func (b *batcher) deliverLive(e *entry) {
+	s := &e.send
+	b.fan = b.fan[:0]
+	fromIsRecipient := s.From == 0
+	for _, u := range e.recips {
+		b.fanOut(e, u)
+		fromIsRecipient = fromIsRecipient || u == s.From
+	}
+	if !fromIsRecipient {
+		b.fanOut(e, s.From)
+	}
+	for i := range b.fan {
+		f := &b.fan[i]
+		b.deliver(f.node, bus.Delivery{
+			Kind: bus.KindMsg, App: s.App, Users: slices.Clone(f.users), Msg: e.body,
+			SkipUser: s.From, SkipDev: s.FromDev,
+		}, len(e.body)+8*len(f.users))
+	}
+}
+
+// fanOut adds user u to the delivery of every node holding one of its live
+// devices, but for the sending device.
+func (b *batcher) fanOut(e *entry, u int64) {
+	s := &e.send
+	lr := b.live[userKey{s.App, u}]
+	if lr == nil {
+		return
+	}
+	for _, rt := range lr.routes {
+		if u == s.From && rt.Device == s.FromDev {
+			continue
+		}
+		b.addFan(rt.Node, u)
+	}
 }
 
 func routeOf(rs []store.Route, dev int32) *store.Route {

@@ -108,8 +108,8 @@ func (b *batcher) routeRecall(ctx context.Context, e *entry) error {
 
 // routeRead raises the reader's read mark and tells the other side (the
 // peer, or the author of the message in a group) and the reader's other
-// devices. A receipt at or below the mark changes nothing and is only
-// acknowledged.
+// devices. A receipt at or below the mark changes nothing: the announce
+// phase only acknowledges it.
 func (b *batcher) routeRead(ctx context.Context, e *entry) error {
 	s := &e.send
 	conv := protocol.ConvID(s.From, s.ToUser, s.ToGroup)
@@ -118,7 +118,6 @@ func (b *batcher) routeRead(ctx context.Context, e *entry) error {
 		e.prev = max(e.prev, cur)
 	}
 	if s.Ref <= e.prev {
-		b.ack(e)
 		return nil
 	}
 	b.marks[k] = s.Ref

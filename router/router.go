@@ -85,6 +85,11 @@ type Router struct {
 	// router set, and makes workers drop what they read, as if the process
 	// had been killed. Tests use it to exercise takeover.
 	abandon atomic.Bool
+
+	// afterRead, nil in production, runs between the read and the write
+	// round of every batch attempt, on the partition's worker goroutine.
+	// Tests use it to change routes and inboxes between the rounds.
+	afterRead func()
 }
 
 // New checks the configuration and registers the router's metrics.
