@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,72 +99,14 @@ func (p *pendingSends) wait(ctx context.Context, n int) ([]bus.Delivery, error) 
 	return out, nil
 }
 
-// run reads the REST API's delivery stream until ctx ends. Like a gateway
-// it starts from an empty stream: answers addressed to a previous life of
-// this process are for requests that no longer wait.
+// run reads the REST API's answer stream until ctx ends, like a gateway
+// reads its delivery stream (bus.ReadOwnStream): answers addressed to a
+// previous life of this process are for requests that no longer wait.
 func (w *sendWaiter) run(ctx context.Context) error {
-	var bo time.Duration
-	sleep := func() bool {
-		bo = min(max(2*bo, 50*time.Millisecond), 2*time.Second)
-		t := time.NewTimer(bo)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-			return true
-		}
-	}
-	for {
-		err := w.rdb.Del(ctx, w.stream).Err()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		w.log.Warn("reset REST answer stream", "stream", w.stream, "err", err)
-		if !sleep() {
-			return nil
-		}
-	}
-	w.reading.Store(true)
-	defer w.reading.Store(false)
-	last, trimmed := "0-0", "0-0"
-	lastTrim := time.Now()
-	for ctx.Err() == nil {
-		// Not cancelled with ctx: go-redis would drop the connection; the
-		// read ends within waitBlock and the loop checks ctx.
-		res, err := w.rdb.XRead(context.WithoutCancel(ctx), &redis.XReadArgs{
-			Streams: []string{w.stream, last}, Count: waitCount, Block: waitBlock,
-		}).Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-		case err != nil:
-			if ctx.Err() != nil {
-				return nil
-			}
-			w.log.Warn("read REST answer stream", "stream", w.stream, "err", err)
-			if !sleep() {
-				return nil
-			}
-			continue
-		default:
-			bo = 0
-			for _, s := range res {
-				for _, m := range s.Messages {
-					w.dispatch(m)
-					last = m.ID
-				}
-			}
-		}
-		if last != trimmed && time.Since(lastTrim) >= waitTrim {
-			if err := w.rdb.XTrimMinID(ctx, w.stream, nextID(last)).Err(); err == nil {
-				trimmed = last
-			}
-			lastTrim = time.Now()
-		}
-	}
+	bus.ReadOwnStream(ctx, w.rdb, bus.OwnStream{
+		Stream: w.stream, Block: waitBlock, Count: waitCount, TrimEvery: waitTrim,
+		Log: w.log, Reading: w.reading.Store,
+	}, w.dispatch)
 	return nil
 }
 
@@ -189,19 +129,6 @@ func (w *sendWaiter) dispatch(m redis.XMessage) {
 			}
 		}
 	}
-}
-
-// nextID is the smallest stream id above id.
-func nextID(id string) string {
-	ms, seq, ok := strings.Cut(id, "-")
-	if !ok {
-		return id
-	}
-	s, err := strconv.ParseUint(seq, 10, 64)
-	if err != nil || s == ^uint64(0) {
-		return id
-	}
-	return ms + "-" + strconv.FormatUint(s+1, 10)
 }
 
 // routeSends puts sends on their conversations' ingress streams, as this

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -24,68 +23,16 @@ const (
 	trimEvery = time.Second
 )
 
-// readDeliveries is the single reader of this node's delivery stream. It
-// starts from an empty stream: deliveries addressed to a previous life of
-// this node name are for connections that no longer exist. It never blocks
-// on a socket: frames are queued and each connection's writer does the rest.
+// readDeliveries is the single reader of this node's delivery stream
+// (bus.ReadOwnStream: it starts empty, since deliveries addressed to a
+// previous life of this node name are for connections that no longer
+// exist). It never blocks on a socket: frames are queued and each
+// connection's writer does the rest.
 func (g *Gateway) readDeliveries(ctx context.Context) {
-	stream := bus.DeliveryStream(g.node)
-	backoff := newBackoff()
-	for {
-		err := g.rdb.Del(ctx, stream).Err()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		g.log.Warn("reset delivery stream", "stream", stream, "err", err)
-		if !backoff.wait(ctx) {
-			return
-		}
-	}
-	g.reading.Store(true)
-	defer g.reading.Store(false)
-
-	last, trimmed := "0-0", "0-0"
-	lastTrim := time.Now()
-	for ctx.Err() == nil {
-		// The read itself is not cancelled (that would make go-redis drop
-		// its connection); it ends within readBlock and the loop checks ctx.
-		res, err := g.rdb.XRead(context.WithoutCancel(ctx), &redis.XReadArgs{
-			Streams: []string{stream, last}, Count: deliveryCount, Block: g.readBlock,
-		}).Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-		case err != nil:
-			if ctx.Err() != nil {
-				return
-			}
-			g.log.Warn("read delivery stream", "stream", stream, "err", err)
-			if !backoff.wait(ctx) {
-				return
-			}
-			continue
-		default:
-			backoff.reset()
-			for _, s := range res {
-				for _, m := range s.Messages {
-					g.handleEntry(m)
-					last = m.ID
-				}
-			}
-		}
-		if last != trimmed && time.Since(lastTrim) >= trimEvery {
-			// Everything up to last is handled; drop it so the stream
-			// stays short. Trimming below the next id keeps nothing read.
-			if err := g.rdb.XTrimMinID(ctx, stream, nextStreamID(last)).Err(); err != nil && ctx.Err() == nil {
-				g.log.Warn("trim delivery stream", "stream", stream, "err", err)
-			} else {
-				trimmed = last
-			}
-			lastTrim = time.Now()
-		}
-	}
+	bus.ReadOwnStream(ctx, g.rdb, bus.OwnStream{
+		Stream: bus.DeliveryStream(g.node), Block: g.readBlock, Count: deliveryCount,
+		TrimEvery: trimEvery, Log: g.log, Reading: g.reading.Store,
+	}, g.handleEntry)
 }
 
 // handleEntry dispatches one delivery batch. A bad entry is logged and
@@ -188,49 +135,4 @@ func streamIDMillis(id string) (int64, bool) {
 	}
 	v, err := strconv.ParseInt(ms, 10, 64)
 	return v, err == nil
-}
-
-// nextStreamID is the smallest stream id above id.
-func nextStreamID(id string) string {
-	ms, seq, ok := strings.Cut(id, "-")
-	if !ok {
-		return id
-	}
-	s, err := strconv.ParseUint(seq, 10, 64)
-	if err != nil {
-		return id
-	}
-	if s == ^uint64(0) {
-		m, err := strconv.ParseUint(ms, 10, 64)
-		if err != nil {
-			return id
-		}
-		return strconv.FormatUint(m+1, 10) + "-0"
-	}
-	return ms + "-" + strconv.FormatUint(s+1, 10)
-}
-
-// backoff spaces retries against a failing Redis: 50 ms doubling to 2 s.
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{} }
-
-func (b *backoff) reset() { b.d = 0 }
-
-// wait sleeps for the next delay and reports false if ctx ended first.
-func (b *backoff) wait(ctx context.Context) bool {
-	switch {
-	case b.d == 0:
-		b.d = 50 * time.Millisecond
-	case b.d < 2*time.Second:
-		b.d *= 2
-	}
-	t := time.NewTimer(b.d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
