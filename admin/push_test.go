@@ -6,8 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -166,15 +164,11 @@ func newPushEnv(t *testing.T) *pushEnv {
 		cancel()
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+	pushCfg, err := fake.WriteCredentials(t.TempDir())
+	if err != nil {
+		cancel()
+		t.Fatal(err)
 	}
-	ca := write("ca.pem", fake.CertPEM)
 	app, secret := "pushapp", "test-secret-of-at-least-16-bytes"
 	cfg := config.Default()
 	cfg.Redis.Addr = rs.Addr
@@ -183,10 +177,7 @@ func newPushEnv(t *testing.T) *pushEnv {
 	cfg.Router.Partitions = 2
 	cfg.Admin.RateLimit = 0
 	cfg.Admin.PasswordCost = 4
-	cfg.Apps = []config.App{{ID: app, Secret: secret, Name: "push test", Push: config.AppPush{
-		APNs: config.APNs{KeyFile: write("key.p8", fake.APNsKeyPEM()), KeyID: fake.KeyID(), TeamID: fake.TeamID(), Topic: fake.Topic(), Host: fake.URL, CAFile: ca},
-		FCM:  config.FCM{CredentialsFile: write("sa.json", fake.ServiceAccountJSON()), Endpoint: fake.URL + "/v1", CAFile: ca},
-	}}}
+	cfg.Apps = []config.App{{ID: app, Secret: secret, Name: "push test", Push: pushCfg}}
 	logs := &lockedWriter{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	started := make(chan server.Info, 1)

@@ -36,15 +36,11 @@ func newPushCluster(t *testing.T, latency time.Duration) *pushCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string][]byte{"ca.pem": fake.CertPEM, "apns.p8": fake.APNsKeyPEM(), "fcm.json": fake.ServiceAccountJSON()}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(c.dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	p, err := fake.WriteCredentials(c.dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	f := func(name string) string { return filepath.Join(c.dir, name) }
-	appPush := fmt.Sprintf(`{apns: {key_file: %q, key_id: %s, team_id: %s, topic: %s, host: %q, ca_file: %q}, fcm: {credentials_file: %q, endpoint: %q, ca_file: %q}}`,
-		f("apns.p8"), fake.KeyID(), fake.TeamID(), fake.Topic(), fake.URL, f("ca.pem"), f("fcm.json"), fake.URL+"/v1", f("ca.pem"))
+	appPush := fakepush.FlowYAML(p)
 	return &pushCluster{cluster: c, fake: fake, appPush: appPush}
 }
 

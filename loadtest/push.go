@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -204,32 +202,10 @@ func startFake(ctx context.Context, cfg Config) (*fakepush.Server, error) {
 	return f, nil
 }
 
-// writeFakeFiles writes the fake's CA, keys and an apps[].push snippet.
-// push.yaml is written last, through a rename, so that a script waiting
-// for it finds the other files complete.
+// writeFakeFiles writes the fake's CA, keys and an apps[].push snippet
+// (push.yaml, written last: a script waiting for it finds the rest).
 func writeFakeFiles(dir string, f *fakepush.Server) error {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("push: fake dir: %w", err)
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return fmt.Errorf("push: fake dir: %w", err)
-	}
-	ca, key, sa := filepath.Join(abs, "ca.pem"), filepath.Join(abs, "apns.p8"), filepath.Join(abs, "fcm.json")
-	snippet := fmt.Sprintf(`# apps[].push of an app that sends to the loadtest's fake APNs/FCM
-push:
-  apns: {key_file: %q, key_id: %s, team_id: %s, topic: %s, host: %q, ca_file: %q}
-  fcm: {credentials_file: %q, endpoint: %q, ca_file: %q}
-`, key, f.KeyID(), f.TeamID(), f.Topic(), f.URL, ca, sa, f.URL+"/v1", ca)
-	for _, w := range []struct {
-		path string
-		b    []byte
-	}{{ca, f.CertPEM}, {key, f.APNsKeyPEM()}, {sa, f.ServiceAccountJSON()}, {filepath.Join(abs, "push.yaml.tmp"), []byte(snippet)}} {
-		if err := os.WriteFile(w.path, w.b, 0o600); err != nil {
-			return fmt.Errorf("push: %w", err)
-		}
-	}
-	if err := os.Rename(filepath.Join(abs, "push.yaml.tmp"), filepath.Join(abs, "push.yaml")); err != nil {
+	if _, err := f.WriteCredentials(dir); err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
 	return nil

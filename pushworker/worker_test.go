@@ -3,8 +3,6 @@ package pushworker
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -120,19 +118,11 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+	pushCfg, err := fake.WriteCredentials(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
-	ca := write("ca.pem", fake.CertPEM)
-	apps := []config.App{{ID: testApp, Secret: "0123456789abcdef0123", Push: config.AppPush{
-		APNs: config.APNs{KeyFile: write("key.p8", fake.APNsKeyPEM()), KeyID: fake.KeyID(), TeamID: fake.TeamID(), Topic: fake.Topic(), Host: fake.URL, CAFile: ca},
-		FCM:  config.FCM{CredentialsFile: write("sa.json", fake.ServiceAccountJSON()), Endpoint: fake.URL + "/v1", CAFile: ca},
-	}}}
+	apps := []config.App{{ID: testApp, Secret: "0123456789abcdef0123", Push: pushCfg}}
 	cfg := config.Default().Push
 	cfg.RetryBase, cfg.RetryMax, cfg.MaxAttempts, cfg.ClaimIdle = 20*time.Millisecond, 80*time.Millisecond, 3, time.Second
 	cfg.SendTimeout = 2 * time.Second

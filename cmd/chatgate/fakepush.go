@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -42,22 +41,10 @@ func runFakepush(ctx context.Context, args []string, std stdio) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.dir, 0o700); err != nil {
-		return fmt.Errorf("fakepush: %w", err)
+	if _, err := f.WriteCredentials(o.dir); err != nil {
+		return err
 	}
 	abs, _ := filepath.Abs(o.dir)
-	files := map[string][]byte{"ca.pem": f.CertPEM, "apns.p8": f.APNsKeyPEM(), "fcm.json": f.ServiceAccountJSON()}
-	files["push.yaml"] = []byte(fmt.Sprintf(`# apps[].push of an app that sends to this fake
-push:
-  apns: {key_file: %q, key_id: %s, team_id: %s, topic: %s, host: %q, ca_file: %q}
-  fcm: {credentials_file: %q, endpoint: %q, ca_file: %q}
-`, filepath.Join(abs, "apns.p8"), f.KeyID(), f.TeamID(), f.Topic(), f.URL, filepath.Join(abs, "ca.pem"),
-		filepath.Join(abs, "fcm.json"), f.URL+"/v1", filepath.Join(abs, "ca.pem")))
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(o.dir, name), b, 0o600); err != nil {
-			return fmt.Errorf("fakepush: %w", err)
-		}
-	}
 	fmt.Fprintf(std.stdout, "fake APNs + FCM on %s (latency %s); credentials and config snippet in %s\n", f.URL, o.latency, abs)
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
