@@ -149,7 +149,7 @@ queue() { # notifier n
 	done
 }
 
-echo "load: $(cut -d' ' -f1-3 /proc/loadavg); fake latency $LATENCY; one worker, push settings: defaults (concurrency 1024, batch 256) ${WORKER_PUSH:+overridden by $WORKER_PUSH}"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg); fake latency $LATENCY; one worker, push settings: defaults (concurrency 4096, batch 256) ${WORKER_PUSH:+overridden by $WORKER_PUSH}"
 measure apns "$N_APNS" '[ "$(stream_len)" -eq 0 ]' queue apns "$N_APNS"
 measure fcm "$N_FCM" '[ "$(stream_len)" -eq 0 ]' queue fcm "$N_FCM"
 

@@ -274,7 +274,7 @@ func Default() Config {
 		},
 		Push: Push{
 			Batch:            256,
-			Concurrency:      1024,
+			Concurrency:      4096,
 			SendTimeout:      10 * time.Second,
 			MaxAttempts:      8,
 			RetryBase:        time.Second,
