@@ -203,17 +203,24 @@ func (s *Server) serve(hc *fasthttp.RequestCtx) {
 		s.metrics.observe("unknown", CodeNotFound, start)
 		return
 	}
+	// Not derived from hc: fasthttp ends a RequestCtx's Done at the start
+	// of a shutdown, and a request in flight then must still finish (the
+	// drain waits for it), not fail half-way.
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	data, err := s.dispatch(ctx, hc, rt)
 	code := CodeOK
 	if err != nil {
 		e, business := asError(err)
-		if !business {
+		switch {
+		case business:
+		case errors.Is(err, context.DeadlineExceeded):
+			// Expected while a router fails over: the caller gets the
+			// documented 40503 and may resend (same transaction_id).
+			s.log.Warn("request timed out", "op", method+" "+path, "err", err)
+			e = &Error{Code: CodeUnavailable, Msg: "timed out; the operation may or may not have taken effect"}
+		default:
 			s.log.Error("request failed", "op", method+" "+path, "err", err)
-			if errors.Is(err, context.DeadlineExceeded) {
-				e = &Error{Code: CodeUnavailable, Msg: "timed out; the operation may or may not have taken effect"}
-			}
 		}
 		code = e.Code
 		if code == CodeRateLimited {
