@@ -41,6 +41,7 @@ type job struct {
 	reason  string
 	seen    *redis.BoolCmd
 	set     *store.SettingsCmd
+	mute    *store.MuteCmd // nil: not a one-to-one message
 }
 
 type userRef struct {
@@ -85,6 +86,7 @@ func (w *Worker) process(ctx context.Context, q int, msgs []redis.XMessage) {
 	pipe := w.rdb.Pipeline()
 	settings := map[userRef]*store.SettingsCmd{}
 	nicks := map[userRef]*redis.StringCmd{}
+	mutes := map[[2]userRef]*store.MuteCmd{}
 	for _, jb := range jobs {
 		j := &jb.j
 		if j.Task != 0 {
@@ -96,8 +98,20 @@ func (w *Worker) process(ctx context.Context, q int, msgs []redis.XMessage) {
 			}
 			jb.camp = c
 			jb.seen = w.st.QueueTaskSeen(ctx, pipe, j.App, j.Task, j.User, j.Device)
-		} else if r := (userRef{j.App, j.From}); nicks[r] == nil && j.From != 0 {
-			nicks[r] = pipe.HGet(ctx, store.UserKey(j.App, j.From), "push_nick_name")
+		} else if j.From != 0 {
+			r := userRef{j.App, j.From}
+			if nicks[r] == nil {
+				nicks[r] = pipe.HGet(ctx, store.UserKey(j.App, j.From), "push_nick_name")
+			}
+			// A one-to-one message from a friend the recipient muted
+			// (roster mute_notification) is not pushed.
+			if j.ToGroup == 0 {
+				pair := [2]userRef{{j.App, j.User}, r}
+				if mutes[pair] == nil {
+					mutes[pair] = w.st.QueueFriendMuted(ctx, pipe, j.App, j.User, j.From)
+				}
+				jb.mute = mutes[pair]
+			}
 		}
 		r := userRef{j.App, j.User}
 		if settings[r] == nil {
@@ -129,6 +143,10 @@ func (w *Worker) process(ctx context.Context, q int, msgs []redis.XMessage) {
 		j := &jb.j
 		if jb.seen != nil && jb.seen.Val() {
 			jb.outcome = outDeduplicated
+			continue
+		}
+		if jb.mute != nil && jb.mute.Muted() {
+			jb.outcome, jb.reason = outDropped, "muted"
 			continue
 		}
 		st, cur, err := jb.set.Result()

@@ -290,6 +290,24 @@ func TestWorker(t *testing.T) {
 		}
 	})
 
+	t.Run("muted friend", func(t *testing.T) {
+		tok := apnsToken(5)
+		r.device(testApp, 15, 1, 1, tok)
+		if err := r.st.MakeFriends(ctx, testApp, 15, 2, "", "", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.st.UpdateFriend(ctx, testApp, 15, 2, func(f *store.Friend) { f.Mute = true }); err != nil {
+			t.Fatal(err)
+		}
+		r.message(testApp, 15, 1, 1, tok, 2, "from the muted friend")
+		r.message(testApp, 15, 1, 1, tok, 3, "from someone else")
+		r.settle()
+		ns := r.fake.Received(fakepush.APNs, tok)
+		if len(ns) != 1 || !strings.Contains(string(ns[0].Payload), "someone else") {
+			t.Fatalf("muted friend: got %d pushes: %s", len(ns), ns)
+		}
+	})
+
 	t.Run("invalid tokens removed", func(t *testing.T) {
 		tok := apnsToken(4)
 		r.device(testApp, 13, 1, 1, tok)

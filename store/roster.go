@@ -520,3 +520,22 @@ func (s *Store) Relations(ctx context.Context, app string, uid int64, ids []int6
 	}
 	return rel, friends, nil
 }
+
+// MuteCmd is a queued read of whether a user muted a friend.
+type MuteCmd struct{ cmd *redis.StringCmd }
+
+// QueueFriendMuted queues the read of whether owner muted notifications
+// from friend (roster mute_notification), for a push worker's batch read.
+func (s *Store) QueueFriendMuted(ctx context.Context, pipe redis.Pipeliner, app string, owner, friend int64) *MuteCmd {
+	return &MuteCmd{cmd: pipe.HGet(ctx, FriendAttrsKey(app, owner), idStr(friend))}
+}
+
+// Muted reports the result; a missing friend or a read error is not muted.
+func (c *MuteCmd) Muted() bool {
+	raw, err := c.cmd.Bytes()
+	if err != nil {
+		return false
+	}
+	var f Friend
+	return json.Unmarshal(raw, &f) == nil && f.Mute
+}
