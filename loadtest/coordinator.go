@@ -4,17 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // workerProc is one worker process as the coordinator sees it.
@@ -51,16 +47,11 @@ func runCoordinated(ctx context.Context, cfg Config, out io.Writer) (*Result, er
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout())
 	defer cancel()
 	r := &runner{cfg: cfg, log: cfg.Log, st: newStats(), ledger: NewLedger(), hi: cfg.Connections}
-	if cfg.Redis != "" {
-		r.rdb = redis.NewClient(&redis.Options{Addr: cfg.Redis, Password: cfg.RedisPassword, PoolSize: 4})
-		defer r.rdb.Close()
-		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
-		err := r.rdb.Ping(pctx).Err()
-		pcancel()
-		if err != nil {
-			return nil, fmt.Errorf("loadtest: redis %s: %w", cfg.Redis, err)
-		}
+	closeRedis, err := r.openRedis(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer closeRedis()
 	start := time.Now()
 	r.obs = newObserver(cfg.Targets, r.rdb, cfg.Redis, r.log)
 	r.res = &Result{Scenario: string(cfg.Scenario), Started: start, OK: true, Settings: settingsOf(cfg, nofile),
@@ -69,36 +60,16 @@ func runCoordinated(ctx context.Context, cfg Config, out io.Writer) (*Result, er
 	c := &coordinator{runner: r}
 	r.obs.workerCPU = func() float64 { return float64(c.workerCPUus.Load()) / 1e6 }
 
-	cpu0, _ := selfUsage()
-	mctx, mcancel := context.WithCancel(ctx)
-	mon := newMonitor(r.obs, start)
-	var mwg sync.WaitGroup
-	mwg.Go(func() { mon.run(mctx) })
-	prog := startProgress(cfg.Progress, r.st, &r.phase, mon, start)
-
-	err = c.spawn(ctx, start)
-	if err == nil {
-		if cfg.Scenario.normalize() == ScenarioConnect {
-			err = c.connect(ctx)
-		} else {
-			err = c.traffic(ctx)
+	res := r.measured(ctx, start, func(ctx context.Context) error {
+		defer c.reap()
+		if err := c.spawn(ctx, start); err != nil {
+			return err
 		}
-	}
-	c.reap()
-	peak, samples := prog.finish()
-	mcancel()
-	mwg.Wait()
-	if err != nil {
-		r.res.fail("%v", err)
-	}
-	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		r.res.fail("the run hit its time bound of %v", cfg.timeout())
-	}
-	res := r.res
-	res.Timeline = samples
-	res.ServerTimeline, res.PeakStreamLag = mon.points()
-	cpu1, maxRSS := selfUsage()
-	res.Harness = HarnessCost{CPUSeconds: cpu1 - cpu0, MaxRSSBytes: maxRSS, Goroutines: max(peak, runtime.NumGoroutine())}
+		if cfg.Scenario.normalize() == ScenarioConnect {
+			return c.connect(ctx)
+		}
+		return c.traffic(ctx)
+	})
 	for _, w := range c.workers {
 		if w.final != nil {
 			res.Harness.CPUSeconds += w.final.CPUSeconds

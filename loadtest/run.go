@@ -82,53 +82,74 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (*Result, error) {
 	defer cancel()
 
 	r := &runner{cfg: cfg, log: cfg.Log, st: newStats(), ledger: NewLedger(), dial: newDialer(cfg.Connections, sources), hi: cfg.Connections}
-	if cfg.Redis != "" {
-		r.rdb = redis.NewClient(&redis.Options{Addr: cfg.Redis, Password: cfg.RedisPassword, PoolSize: 4})
-		defer r.rdb.Close()
-		pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
-		err := r.rdb.Ping(pctx).Err()
-		pcancel()
-		if err != nil {
-			return nil, fmt.Errorf("loadtest: redis %s: %w", cfg.Redis, err)
-		}
+	closeRedis, err := r.openRedis(ctx)
+	if err != nil {
+		return nil, err
 	}
+	defer closeRedis()
 	start := time.Now()
 	r.obs = newObserver(cfg.Targets, r.rdb, cfg.Redis, r.log)
 	r.tokens = newTokenSource(cfg, start)
 	r.res = &Result{Scenario: string(cfg.Scenario), Started: start, OK: true, Settings: settingsOf(cfg, nofile), LoadStart: loadAverage()}
 	r.phase.Store("start")
 
+	res := r.measured(ctx, start, func(ctx context.Context) error {
+		switch cfg.Scenario.normalize() {
+		case ScenarioConnect:
+			return r.runConnect(ctx)
+		case ScenarioPush:
+			return r.runPush(ctx)
+		default:
+			return r.runTraffic(ctx)
+		}
+	})
+	finishResult(res, r.st, cfg, start, out)
+	return res, nil
+}
+
+// openRedis connects the runner to the Redis it samples (INFO), when one
+// is configured, and returns how to close it.
+func (r *runner) openRedis(ctx context.Context) (func(), error) {
+	if r.cfg.Redis == "" {
+		return func() {}, nil
+	}
+	r.rdb = redis.NewClient(&redis.Options{Addr: r.cfg.Redis, Password: r.cfg.RedisPassword, PoolSize: 4})
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := r.rdb.Ping(pctx).Err(); err != nil {
+		r.rdb.Close()
+		return nil, fmt.Errorf("loadtest: redis %s: %w", r.cfg.Redis, err)
+	}
+	return func() { r.rdb.Close() }, nil
+}
+
+// measured runs a scenario's body with the server monitor and the progress
+// line around it, then completes the result with the body's failure, a hit
+// time bound, the timelines and the harness's own cost, the same way for
+// one process and for a coordinated run.
+func (r *runner) measured(ctx context.Context, start time.Time, body func(context.Context) error) *Result {
 	cpu0, _ := selfUsage()
 	mctx, mcancel := context.WithCancel(ctx)
 	mon := newMonitor(r.obs, start)
 	var mwg sync.WaitGroup
 	mwg.Go(func() { mon.run(mctx) })
-	prog := startProgress(cfg.Progress, r.st, &r.phase, mon, start)
-	switch cfg.Scenario.normalize() {
-	case ScenarioConnect:
-		err = r.runConnect(ctx)
-	case ScenarioPush:
-		err = r.runPush(ctx)
-	default:
-		err = r.runTraffic(ctx)
-	}
+	prog := startProgress(r.cfg.Progress, r.st, &r.phase, mon, start)
+	err := body(ctx)
 	peak, samples := prog.finish()
 	mcancel()
 	mwg.Wait()
 	if err != nil {
 		r.res.fail("%v", err)
 	}
-	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		r.res.fail("the run hit its time bound of %v", cfg.timeout())
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		r.res.fail("the run hit its time bound of %v", r.cfg.timeout())
 	}
-
 	res := r.res
 	res.Timeline = samples
 	res.ServerTimeline, res.PeakStreamLag = mon.points()
 	cpu1, maxRSS := selfUsage()
 	res.Harness = HarnessCost{CPUSeconds: cpu1 - cpu0, MaxRSSBytes: maxRSS, Goroutines: max(peak, runtime.NumGoroutine())}
-	finishResult(res, r.st, cfg, start, out)
-	return res, nil
+	return res
 }
 
 // finishResult completes a result the same way for one process and for a
