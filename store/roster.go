@@ -194,49 +194,13 @@ func (s *Store) RemoveFriends(ctx context.Context, app string, a, b int64) error
 // UpdateFriend applies fn to what owner keeps about friend. ErrNotFound
 // when friend is not owner's friend.
 func (s *Store) UpdateFriend(ctx context.Context, app string, owner, friend int64, fn func(*Friend)) error {
-	key := FriendAttrsKey(app, owner)
-	field := idStr(friend)
-	txf := func(tx *redis.Tx) error {
-		raw, err := tx.HGet(ctx, key, field).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		var f Friend
-		if err := json.Unmarshal(raw, &f); err != nil {
-			return fmt.Errorf("decode friend: %w", err)
-		}
-		fn(&f)
-		b, err := json.Marshal(&f)
-		if err != nil {
-			return err
-		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, field, b)
-			p.Incr(ctx, RosterVersionKey(app, owner))
-			return nil
-		})
-		return err
-	}
-	return s.watchRetry(ctx, txf, "update friend", key)
-}
-
-func (s *Store) watchRetry(ctx context.Context, txf func(*redis.Tx) error, what string, keys ...string) error {
-	for i := 0; i < 10; i++ {
-		err := s.rdb.Watch(ctx, txf, keys...)
-		switch {
-		case errors.Is(err, redis.TxFailedErr):
-			continue
-		case errors.Is(err, ErrNotFound):
-			return err
-		case err != nil:
-			return fmt.Errorf("store: %s: %w", what, err)
-		}
-		return nil
-	}
-	return fmt.Errorf("store: %s: too much contention", what)
+	return jsonField[Friend]{
+		key: FriendAttrsKey(app, owner), field: idStr(friend), what: "friend", missing: ErrNotFound,
+		also: func(p redis.Pipeliner) { p.Incr(ctx, RosterVersionKey(app, owner)) },
+	}.update(ctx, s, func(f *Friend) bool {
+		fn(f)
+		return true
+	})
 }
 
 // FriendIDs returns up to limit friends of uid with ids above after, in id
@@ -407,33 +371,11 @@ func (s *Store) DeclineApplication(ctx context.Context, app string, owner, from 
 // updateApplication rewrites an application if fn says so; a missing one
 // is left alone.
 func (s *Store) updateApplication(ctx context.Context, key string, from int64, fn func(*Application) bool) error {
-	field := idStr(from)
-	txf := func(tx *redis.Tx) error {
-		raw, err := tx.HGet(ctx, key, field).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		var a Application
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return fmt.Errorf("decode application: %w", err)
-		}
-		if !fn(&a) {
-			return nil
-		}
-		b, err := json.Marshal(&a)
-		if err != nil {
-			return err
-		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, field, b)
-			return nil
-		})
-		return err
+	err := jsonField[Application]{key: key, field: idStr(from), what: "application", missing: errSkip}.update(ctx, s, fn)
+	if errors.Is(err, errSkip) {
+		return nil
 	}
-	return s.watchRetry(ctx, txf, "update application", key)
+	return err
 }
 
 // Applications returns up to limit applications to uid from users with ids

@@ -170,39 +170,10 @@ func (s *Store) UpdateDevice(ctx context.Context, app string, uid int64, sn int3
 }
 
 func (s *Store) updateDevice(ctx context.Context, key, field string, fn func(*Device)) error {
-	txf := func(tx *redis.Tx) error {
-		var cur Device
-		raw, err := tx.HGet(ctx, key, field).Bytes()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
-		}
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &cur); err != nil {
-				return fmt.Errorf("decode device %s: %w", field, err)
-			}
-		}
-		fn(&cur)
-		b, err := json.Marshal(&cur)
-		if err != nil {
-			return err
-		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, key, field, b)
-			return nil
-		})
-		return err
-	}
-	for i := 0; i < 10; i++ {
-		err := s.rdb.Watch(ctx, txf, key)
-		if errors.Is(err, redis.TxFailedErr) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("store: update device %s %s: %w", key, field, err)
-		}
-		return nil
-	}
-	return fmt.Errorf("store: update device %s %s: too much contention", key, field)
+	return jsonField[Device]{key: key, field: field, what: "device"}.update(ctx, s, func(d *Device) bool {
+		fn(d)
+		return true
+	})
 }
 
 // Devices returns every registered device of a user.
