@@ -30,6 +30,13 @@ func startServer(t *testing.T, redisAddr, node string, roles ...string) server.I
 	cfg.Redis.Addr = redisAddr
 	cfg.Gateway.Listen, cfg.Metrics.Listen = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest e2e"}}
+	return runServer(t, cfg)
+}
+
+// runServer runs cfg in this test binary until the test ends and returns
+// its addresses once every listener is bound.
+func runServer(t *testing.T, cfg config.Config) server.Info {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan server.Info, 1)
 	done := make(chan error, 1)
@@ -44,19 +51,19 @@ func startServer(t *testing.T, redisAddr, node string, roles ...string) server.I
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("server %s: %v", node, err)
+				t.Errorf("server %s: %v", cfg.Node, err)
 			}
 		case <-time.After(30 * time.Second):
-			t.Errorf("server %s did not stop", node)
+			t.Errorf("server %s did not stop", cfg.Node)
 		}
 	})
 	select {
 	case info := <-started:
 		return info
 	case err := <-done:
-		t.Fatalf("server %s: %v", node, err)
+		t.Fatalf("server %s: %v", cfg.Node, err)
 	case <-time.After(30 * time.Second):
-		t.Fatalf("server %s did not start", node)
+		t.Fatalf("server %s did not start", cfg.Node)
 	}
 	return server.Info{}
 }

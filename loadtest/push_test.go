@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,11 +20,10 @@ import (
 // sends to fake, and returns its addresses.
 func startPushServer(t *testing.T, fake *fakepush.Server) server.Info {
 	t.Helper()
-	dir := t.TempDir()
-	if err := writeFakeFiles(dir, fake); err != nil {
+	push, err := fake.WriteCredentials(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	p := func(name string) string { return filepath.Join(dir, name) }
 	cfg := config.Default()
 	cfg.Node = "lt-push"
 	cfg.Roles = []string{config.RoleGateway, config.RoleRouter, config.RoleAdmin, config.RolePushWorker}
@@ -33,39 +31,8 @@ func startPushServer(t *testing.T, fake *fakepush.Server) server.Info {
 	cfg.Gateway.Listen, cfg.Metrics.Listen, cfg.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	// bcrypt at its cheapest: registering users is setup, not the subject.
 	cfg.Admin.PasswordCost = 4
-	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest push", Push: config.AppPush{
-		APNs: config.APNs{KeyFile: p("apns.p8"), KeyID: fake.KeyID(), TeamID: fake.TeamID(), Topic: fake.Topic(), Host: fake.URL, CAFile: p("ca.pem")},
-		FCM:  config.FCM{CredentialsFile: p("fcm.json"), Endpoint: fake.URL + "/v1", CAFile: p("ca.pem")},
-	}}}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan server.Info, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.RunWith(ctx, cfg, slog.New(slog.DiscardHandler), server.Options{
-			Stdout:  &bytes.Buffer{},
-			OnStart: func(i server.Info) { started <- i },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("server did not stop")
-		}
-	})
-	select {
-	case info := <-started:
-		return info
-	case err := <-done:
-		t.Fatalf("server: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not start")
-	}
-	return server.Info{}
+	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest push", Push: push}}
+	return runServer(t, cfg)
 }
 
 func TestPushScenario(t *testing.T) {
