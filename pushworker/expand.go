@@ -247,13 +247,17 @@ func (w *Worker) emit(ctx context.Context, app string, task int64, c *Campaign, 
 					devices++
 				case strategy == MxpushOnly || d.PushToken == "":
 				default:
-					prov := providerOf(&bus.PushJob{Notifier: d.Notifier, Platform: d.Platform})
+					prov := providerOf(&bus.PushJob{PushDevice: bus.PushDevice{Notifier: d.Notifier, Platform: d.Platform}})
 					if prov == "" {
 						continue
 					}
 					incr[prov+"_target"]++
-					job := bus.PushJob{App: app, User: rc.User, Device: d.SN, Platform: d.Platform, PushToken: d.PushToken,
-						Notifier: d.Notifier, TokenAt: d.TokenAt, Task: task, Lead: lead, Type: c.Message.Type, TS: now.UnixMilli()}
+					job := bus.PushJob{
+						PushDevice: bus.PushDevice{App: app, User: rc.User, Device: d.SN, Platform: d.Platform, PushToken: d.PushToken,
+							Notifier: d.Notifier, TokenAt: d.TokenAt, Lead: lead},
+						PushMessage: bus.PushMessage{Type: c.Message.Type, TS: now.UnixMilli()},
+						Task:        task,
+					}
 					lead = false
 					v, err := json.Marshal(&job)
 					if err != nil {

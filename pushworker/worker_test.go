@@ -173,8 +173,10 @@ func (r *rig) device(app string, uid int64, sn int32, platform int, tok string) 
 // message queues a push job as the router does.
 func (r *rig) message(app string, uid int64, sn int32, platform int, tok string, from int64, content string) {
 	r.t.Helper()
-	j := bus.PushJob{App: app, User: uid, Device: sn, Platform: platform, PushToken: tok, MsgID: time.Now().UnixNano(),
-		Conv: "u:1:2", From: from, Type: "text", Content: content, TS: r.now.Load(), Lead: true}
+	j := bus.PushJob{
+		PushDevice:  bus.PushDevice{App: app, User: uid, Device: sn, Platform: platform, PushToken: tok, Lead: true},
+		PushMessage: bus.PushMessage{MsgID: time.Now().UnixNano(), Conv: "u:1:2", From: from, Type: "text", Content: content, TS: r.now.Load()},
+	}
 	v, _ := bus.Encode(&j)
 	if err := r.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: bus.PushStream(bus.PushPartition(app, uid, 4)), Values: v}).Err(); err != nil {
 		r.t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/chatgate/chatgate/internal/bus"
 	"github.com/chatgate/chatgate/store"
 )
 
@@ -11,7 +12,7 @@ import (
 // device's half (small) spliced with the message's half, which is encoded
 // once per message: a group message to thousands of offline devices would
 // otherwise escape its content thousands of times. The field names are
-// bus.PushJob's; push_test.go holds the two in step.
+// bus.PushJob's halves, bus.PushDevice and bus.PushMessage.
 type pushJob struct {
 	msg []byte
 	// led is the last user a job was encoded for: the first job of each
@@ -21,32 +22,10 @@ type pushJob struct {
 	anyLed bool
 }
 
-type pushDevice struct {
-	App       string `json:"app"`
-	User      int64  `json:"user"`
-	Device    int32  `json:"dev"`
-	Platform  int    `json:"platform"`
-	PushToken string `json:"push_token"`
-	Notifier  string `json:"notifier,omitempty"`
-	TokenAt   int64  `json:"token_at,omitempty"`
-	Lead      bool   `json:"lead,omitempty"`
-}
-
-type pushMessage struct {
-	MsgID   int64  `json:"msg_id"`
-	Conv    string `json:"conv"`
-	From    int64  `json:"from"`
-	ToGroup int64  `json:"to_group,omitempty"`
-	Type    string `json:"type"`
-	Content string `json:"content"`
-	Ext     string `json:"ext,omitempty"`
-	TS      int64  `json:"ts"`
-}
-
 func (pj *pushJob) encode(e *entry, conv string, ts int64, user int64, d *store.Device) ([]byte, error) {
 	s := &e.send
 	if pj.msg == nil {
-		m, err := json.Marshal(&pushMessage{
+		m, err := json.Marshal(&bus.PushMessage{
 			MsgID: e.id, Conv: conv, From: s.From, ToGroup: s.ToGroup,
 			Type: s.Type, Content: s.Content, Ext: s.Ext, TS: ts,
 		})
@@ -57,7 +36,7 @@ func (pj *pushJob) encode(e *entry, conv string, ts int64, user int64, d *store.
 	}
 	lead := !pj.anyLed || pj.led != user
 	pj.led, pj.anyLed = user, true
-	dev, err := json.Marshal(&pushDevice{
+	dev, err := json.Marshal(&bus.PushDevice{
 		App: s.App, User: user, Device: d.SN, Platform: d.Platform,
 		PushToken: d.PushToken, Notifier: d.Notifier, TokenAt: d.TokenAt, Lead: lead,
 	})

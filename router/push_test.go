@@ -33,9 +33,12 @@ func TestPushJobEncoding(t *testing.T) {
 			if err := json.Unmarshal(b, &got); err != nil {
 				t.Fatalf("%s: %v", b, err)
 			}
-			want := bus.PushJob{App: "a", User: 7, Device: tc.dev.SN, Platform: tc.dev.Platform, PushToken: tc.dev.PushToken,
-				Notifier: tc.dev.Notifier, TokenAt: tc.dev.TokenAt, MsgID: 123456789, Conv: "g:9", From: 1,
-				ToGroup: tc.send.ToGroup, Type: tc.send.Type, Content: tc.send.Content, Ext: tc.send.Ext, TS: 99, Lead: true}
+			want := bus.PushJob{
+				PushDevice: bus.PushDevice{App: "a", User: 7, Device: tc.dev.SN, Platform: tc.dev.Platform, PushToken: tc.dev.PushToken,
+					Notifier: tc.dev.Notifier, TokenAt: tc.dev.TokenAt, Lead: true},
+				PushMessage: bus.PushMessage{MsgID: 123456789, Conv: "g:9", From: 1,
+					ToGroup: tc.send.ToGroup, Type: tc.send.Type, Content: tc.send.Content, Ext: tc.send.Ext, TS: 99},
+			}
 			if got != want {
 				t.Errorf("got  %+v\nwant %+v", got, want)
 			}
@@ -49,8 +52,10 @@ func TestPushJobEncoding(t *testing.T) {
 	}
 	// Every field bus.PushJob has, except the retry bookkeeping the push
 	// worker owns, must be written.
-	full, _ := json.Marshal(bus.PushJob{App: "a", User: 1, Device: 1, Platform: 1, PushToken: "t", Notifier: "n",
-		TokenAt: 1, MsgID: 1, Conv: "c", From: 1, ToGroup: 1, Type: "t", Content: "c", Ext: "e", TS: 1, Lead: true, Attempt: 1, NotBefore: 1})
+	full, _ := json.Marshal(bus.PushJob{
+		PushDevice:  bus.PushDevice{App: "a", User: 1, Device: 1, Platform: 1, PushToken: "t", Notifier: "n", TokenAt: 1, Lead: true},
+		PushMessage: bus.PushMessage{MsgID: 1, Conv: "c", From: 1, ToGroup: 1, Type: "t", Content: "c", Ext: "e", TS: 1},
+		Attempt:     1, NotBefore: 1})
 	var fullKeys map[string]any
 	_ = json.Unmarshal(full, &fullKeys)
 	delete(fullKeys, "attempt")

@@ -128,28 +128,13 @@ type Batch struct {
 }
 
 // PushJob is a push stream entry: everything a push worker needs to notify
-// one device without reading anything else.
+// one device without reading anything else. Its two halves are separate
+// types so that a router encodes the message half once per message and
+// splices it with each device's half (router/push.go); JSON flattens them.
 type PushJob struct {
-	App       string `json:"app"`
-	User      int64  `json:"user"`
-	Device    int32  `json:"dev"`
-	Platform  int    `json:"platform"`
-	PushToken string `json:"push_token"`
-	Notifier  string `json:"notifier,omitempty"`
-	TokenAt   int64  `json:"token_at,omitempty"`
+	PushDevice
+	PushMessage
 
-	MsgID   int64  `json:"msg_id"`
-	Conv    string `json:"conv"`
-	From    int64  `json:"from"`
-	ToGroup int64  `json:"to_group,omitempty"`
-	Type    string `json:"type"`
-	Content string `json:"content"`
-	Ext     string `json:"ext,omitempty"`
-	TS      int64  `json:"ts"`
-
-	// Lead marks the first job of a message for one user: only it counts
-	// towards the user's badge, however many devices the user has.
-	Lead bool `json:"lead,omitempty"`
 	// Task is the /push/notify campaign a job belongs to (0: a message).
 	Task int64 `json:"task,omitempty"`
 	// Badge is the badge the first attempt computed, so that retries do
@@ -158,6 +143,32 @@ type PushJob struct {
 
 	Attempt   int   `json:"attempt,omitempty"`
 	NotBefore int64 `json:"not_before,omitempty"`
+}
+
+// PushDevice is the device half of a push job.
+type PushDevice struct {
+	App       string `json:"app"`
+	User      int64  `json:"user"`
+	Device    int32  `json:"dev"`
+	Platform  int    `json:"platform"`
+	PushToken string `json:"push_token"`
+	Notifier  string `json:"notifier,omitempty"`
+	TokenAt   int64  `json:"token_at,omitempty"`
+	// Lead marks the first job of a message for one user: only it counts
+	// towards the user's badge, however many devices the user has.
+	Lead bool `json:"lead,omitempty"`
+}
+
+// PushMessage is the message half of a push job.
+type PushMessage struct {
+	MsgID   int64  `json:"msg_id"`
+	Conv    string `json:"conv"`
+	From    int64  `json:"from"`
+	ToGroup int64  `json:"to_group,omitempty"`
+	Type    string `json:"type"`
+	Content string `json:"content"`
+	Ext     string `json:"ext,omitempty"`
+	TS      int64  `json:"ts"`
 }
 
 // Encode marshals v into the values of an XADD.
