@@ -183,6 +183,14 @@ func (r *rig) message(app string, uid int64, sn int32, platform int, tok string,
 	}
 }
 
+// settings stores settings of a user of testApp.
+func (r *rig) settings(uid int64, kv map[string]any) {
+	r.t.Helper()
+	if err := r.st.SetSettings(context.Background(), testApp, uid, kv); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
 // settle waits until every push stream and retry set is empty.
 func (r *rig) settle() {
 	r.t.Helper()
@@ -195,11 +203,13 @@ func (r *rig) settle() {
 			// stream between two separate reads, and would be missed.
 			var xl *redis.IntCmd
 			var zc *redis.IntCmd
-			_, _ = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			if _, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				xl = p.XLen(ctx, bus.PushStream(q))
 				zc = p.ZCard(ctx, DelayKey(q))
 				return nil
-			})
+			}); err != nil {
+				r.t.Fatalf("read push backlog: %v", err)
+			}
 			n += xl.Val() + zc.Val()
 		}
 		if n == 0 {
@@ -227,7 +237,7 @@ func lastAPS(t *testing.T, ns []fakepush.Notification) map[string]any {
 func TestWorker(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	_ = r.st.SetSettings(ctx, testApp, 2, map[string]any{"push_nick_name": "Alice"})
+	r.settings(2, map[string]any{"push_nick_name": "Alice"})
 
 	t.Run("apns title body badge", func(t *testing.T) {
 		tok := apnsToken(1)
@@ -265,26 +275,26 @@ func TestWorker(t *testing.T) {
 	t.Run("policy", func(t *testing.T) {
 		tok := apnsToken(3)
 		r.device(testApp, 12, 1, 1, tok)
-		_ = r.st.SetSettings(ctx, testApp, 12, map[string]any{"no_push": true})
+		r.settings(12, map[string]any{"no_push": true})
 		r.message(testApp, 12, 1, 1, tok, 2, "muted")
 		r.settle()
 		if n := r.fake.Count(fakepush.APNs, tok); n != 0 {
 			t.Fatalf("no_push: %d pushes", n)
 		}
-		_ = r.st.SetSettings(ctx, testApp, 12, map[string]any{"no_push": false, "no_push_detail": true})
+		r.settings(12, map[string]any{"no_push": false, "no_push_detail": true})
 		r.message(testApp, 12, 1, 1, tok, 2, "secret")
 		r.settle()
 		if alert := lastAPS(t, r.fake.Received(fakepush.APNs, tok))["alert"].(map[string]any); alert["body"] != genericBody || alert["title"] != nil {
 			t.Fatalf("no_push_detail: %v", alert)
 		}
 		// 12:00 UTC is 20:00 in Shanghai: inside 19-07, outside in UTC.
-		_ = r.st.SetSettings(ctx, testApp, 12, map[string]any{"no_push_detail": false, "no_push_start_hour": 19, "no_push_end_hour": 7, "time_zone": "Asia/Shanghai"})
+		r.settings(12, map[string]any{"no_push_detail": false, "no_push_start_hour": 19, "no_push_end_hour": 7, "time_zone": "Asia/Shanghai"})
 		r.message(testApp, 12, 1, 1, tok, 2, "night")
 		r.settle()
 		if n := r.fake.Count(fakepush.APNs, tok); n != 1 {
 			t.Fatalf("quiet hours: %d pushes, want 1 (dropped)", n)
 		}
-		_ = r.st.SetSettings(ctx, testApp, 12, map[string]any{"time_zone": "UTC"})
+		r.settings(12, map[string]any{"time_zone": "UTC"})
 		r.message(testApp, 12, 1, 1, tok, 2, "day")
 		r.settle()
 		if n := r.fake.Count(fakepush.APNs, tok); n != 2 {
