@@ -128,9 +128,13 @@ type Store struct {
 }
 
 // Metrics configures the operations HTTP listener: /metrics, /healthz,
-// /readyz.
+// /readyz, and /debug/pprof/ when Pprof is on.
 type Metrics struct {
 	Listen string `yaml:"listen"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on the operations
+	// listener. Off by default: profiles expose memory contents and cost
+	// CPU while they run, so only an operator who asks gets them.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Log configures structured logging.

@@ -444,11 +444,17 @@ func run(ctx context.Context, p runParts) error {
 		})
 	}
 	if p.opsLn != nil {
+		writeTimeout := 30 * time.Second
+		if p.cfg.Metrics.Pprof {
+			// A CPU profile or trace streams for ?seconds=N (30 by
+			// default); leave room for long ones.
+			writeTimeout = 10 * time.Minute
+		}
 		serve("metrics", &http.Server{
-			Handler:           opsHandler(p.reg, p.h),
+			Handler:           opsHandler(p.reg, p.h, p.cfg.Metrics.Pprof),
 			ReadHeaderTimeout: 5 * time.Second,
 			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      30 * time.Second,
+			WriteTimeout:      writeTimeout,
 			IdleTimeout:       120 * time.Second,
 			ErrorLog:          errLog,
 		}, p.opsLn)

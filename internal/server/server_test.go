@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -447,7 +448,7 @@ func TestReadyz(t *testing.T) {
 	var roleReady bool
 	h := &health{rdb: rdb}
 	h.add("gateway", func() bool { return roleReady })
-	srv := &http.Server{Handler: opsHandler(newRegistry(rdb, "test"), h)}
+	srv := &http.Server{Handler: opsHandler(newRegistry(rdb, "test"), h, false)}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -482,6 +483,31 @@ func TestReadyz(t *testing.T) {
 	check(503, map[string]string{"gateway": "ok", "redis": ""})
 	if code, _ := get(t, base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz = %d with Redis down", code)
+	}
+}
+
+// TestPprof: /debug/pprof/ exists only when metrics.pprof asks for it.
+func TestPprof(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	for _, tc := range []struct {
+		on       bool
+		path     string
+		wantCode int
+		wantBody string
+	}{
+		{false, "/debug/pprof/", 404, ""},
+		{false, "/debug/pprof/heap?debug=1", 404, ""},
+		{true, "/debug/pprof/", 200, "goroutine"},
+		{true, "/debug/pprof/heap?debug=1", 200, "heap profile"},
+		{true, "/debug/pprof/cmdline", 200, ""},
+	} {
+		srv := httptest.NewServer(opsHandler(newRegistry(rdb, "test"), &health{rdb: rdb}, tc.on))
+		code, body := get(t, srv.URL+tc.path)
+		srv.Close()
+		if code != tc.wantCode || !strings.Contains(body, tc.wantBody) {
+			t.Errorf("pprof=%v GET %s = %d %.60q, want %d with %q", tc.on, tc.path, code, body, tc.wantCode, tc.wantBody)
+		}
 	}
 }
 
