@@ -5,7 +5,7 @@ run:
 	go run ./cmd/chatgate serve
 
 test:
-	go test -race -timeout 12m ./...
+	scripts/test.sh
 
 ci:
 	.ci/run

@@ -1,0 +1,32 @@
+# Sourced by scripts/test.sh and .ci/run: install-if-missing helpers. Each
+# checks first, so a machine that has everything installs nothing and never
+# needs root.
+
+# apt_install PKG...: Debian packages, as root or through sudo.
+apt_install() {
+	local sudo_cmd=""
+	if [ "$(id -u)" -ne 0 ]; then
+		if command -v sudo >/dev/null 2>&1; then
+			sudo_cmd="sudo"
+		else
+			echo "need root or sudo to install: $*" >&2
+			return 1
+		fi
+	fi
+	echo "--- installing $* (apt-get)"
+	if [ -z "${_apt_updated:-}" ]; then
+		DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get update -qq
+		_apt_updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# need_cmd CMD PKG: install Debian package PKG when CMD is not on PATH.
+need_cmd() {
+	command -v "$1" >/dev/null 2>&1 || apt_install "$2"
+}
+
+# need_cc: a C compiler for cgo (the race detector).
+need_cc() {
+	command -v "$(go env CC)" >/dev/null 2>&1 || apt_install gcc libc6-dev
+}
