@@ -2,8 +2,8 @@ package admin
 
 import (
 	"encoding/json"
-	"errors"
 
+	"github.com/chatgate/chatgate/internal/pushcert"
 	"github.com/chatgate/chatgate/pushworker"
 	"github.com/chatgate/chatgate/store"
 )
@@ -12,7 +12,7 @@ import (
 type notifyBody struct {
 	Audience json.RawMessage             `json:"audience" required:"true" doc:"\"all\", or an object with one list (at most 500): {\"tag\":[...]}, {\"alias\":[...]}, {\"user_id\":[...]}, {\"push_token\":[...]}"`
 	Setting  pushworker.CampaignSetting  `json:"setting" doc:"request_id (deduplication), distribution_strategy (combined, mxpush_only, ospush_only)"`
-	Message  *pushworker.CampaignMessage `json:"message" required:"true" doc:"type (text, image, cmd), title, body, big_text, attachment_url, badge (\"N\" sets, \"+N\" adds, default \"+1\"), ext, ios, android, fcm"`
+	Message  *pushworker.CampaignMessage `json:"message" required:"true" doc:"type (text, image, cmd), title, body, big_text, attachment_url, badge (\"N\" sets, \"+N\" adds, default \"+1\"), ext, ios, android, fcm, huawei, honor, xiaomi, oppo, vivo, flyme"`
 }
 
 type notifyResult struct {
@@ -25,10 +25,10 @@ type taskDetailBody struct {
 
 type certificateResult struct {
 	AppID       string `json:"app_id"`
-	AppKey      string `json:"app_key" doc:"APNs key id, or the FCM project id"`
+	AppKey      string `json:"app_key" doc:"public identifier: APNs key id, FCM project id, the maker's app id (OPPO: app key)"`
 	AppSecret   string `json:"app_secret" doc:"always empty: secrets never leave the server"`
 	Certificate string `json:"certificate" doc:"the public APNs certificate (PEM) when certificate auth is used"`
-	Name        string `json:"name" doc:"APNs topic, or the FCM project id"`
+	Name        string `json:"name" doc:"the certificate name: what devices bind with as notifier_name"`
 }
 
 func (s *Server) pushRoutes() []*Route {
@@ -49,10 +49,10 @@ func (s *Server) pushRoutes() []*Route {
 		},
 		{
 			Methods: []string{"GET"}, Path: "/push/certificate", Group: "push", Access: AccessAdmin,
-			Summary: "The app's configured push credentials (public parts only)",
+			Summary: "The app's push certificate of a provider and environment (public parts only)",
 			Query: []Param{
-				{Name: "provider", Type: "int32", Required: true, Desc: "1 APNs, 7 FCM (2-6: vendors chatgate does not support: 12006)"},
-				{Name: "environment", Type: "int32", Desc: "0 development, 1 production (default 1); APNs only"},
+				{Name: "provider", Type: "int32", Required: true, Desc: "1 APNs, 2 Huawei, 3 Xiaomi, 4 Meizu, 5 vivo, 6 OPPO, 7 FCM, 8 Honor (chatgate)"},
+				{Name: "environment", Type: "int32", Desc: "0 development, 1 production (default 1); APNs and vivo (test pushes) only"},
 			},
 			Result: certificateResult{},
 			Errors: []int{CodePushDisabled},
@@ -139,23 +139,27 @@ func (s *Server) pushCertificate(r *Req) (any, error) {
 	if env != 0 && env != 1 {
 		return nil, BadParam("environment", "must be 0 (development) or 1 (production)")
 	}
-	var name string
-	switch provider {
-	case 1:
-		name = "apns"
-	case 7:
-		name = "fcm"
-	case 2, 3, 4, 5, 6:
-		return nil, Errf(CodePushDisabled, "provider %d is not supported by chatgate (APNs and FCM are)", provider)
-	default:
-		return nil, BadParam("provider", "must be 1-7")
+	if provider < 1 || provider > 8 {
+		return nil, BadParam("provider", "must be 1-8")
 	}
-	c, err := s.st.PushCredentialOf(r.Ctx, r.App.ID, name)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && name == "apns" && c.Production != (env == 1)) {
-		return nil, Errf(CodePushDisabled, "no %s credentials configured for this app and environment", name)
-	}
+	name := pushcert.ByNumber(int(provider))
+	certs, err := s.st.PushCredentials(r.Ctx, r.App.ID)
 	if err != nil {
 		return nil, err
 	}
-	return certificateResult{AppID: r.App.ID, AppKey: c.Key, Certificate: c.Certificate, Name: c.Name}, nil
+	// The environment's default certificate of the provider, else its
+	// first; the environment only tells APNs and vivo certificates apart.
+	var found *store.PushCredential
+	for i, c := range certs {
+		if c.Provider != name || ((name == pushcert.APNs || name == pushcert.Vivo) && c.Production != (env == 1)) {
+			continue
+		}
+		if found == nil || c.Default && !found.Default {
+			found = &certs[i]
+		}
+	}
+	if found == nil {
+		return nil, Errf(CodePushDisabled, "no %s certificate configured for this app and environment", name)
+	}
+	return certificateResult{AppID: r.App.ID, AppKey: found.Key, Certificate: found.Certificate, Name: found.Name}, nil
 }

@@ -301,7 +301,8 @@ func TestPushNotify(t *testing.T) {
 		var c map[string]string
 		// The fake is a sandbox (development) APNs.
 		p.ok("GET", "/push/certificate?provider=1&environment=0", nil, nil).into(t, &c)
-		if c["app_key"] != p.fake.KeyID() || c["name"] != p.fake.Topic() || c["app_secret"] != "" {
+		// name is the certificate name devices bind with.
+		if c["app_key"] != p.fake.KeyID() || c["name"] != "apns" || c["app_secret"] != "" {
 			t.Fatalf("apns certificate %v", c)
 		}
 		p.ok("GET", "/push/certificate?provider=7", nil, nil).into(t, &c)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"sort"
 
+	"github.com/chatgate/chatgate/internal/pushcert"
+
 	"github.com/chatgate/chatgate/store"
 )
 
@@ -237,8 +239,8 @@ type tagsBody struct {
 
 type bindBody struct {
 	DeviceSN     *int32  `json:"device_sn" required:"true" doc:"the device, positive"`
-	DeviceToken  *string `json:"device_token" required:"true" doc:"the APNs/FCM token, 1 to 512 bytes of printable ASCII"`
-	NotifierName *string `json:"notifier_name" required:"true" doc:"name of the app's push credentials to use (at most 64 bytes); empty: keep the device's current one (none: the app's default)"`
+	DeviceToken  *string `json:"device_token" required:"true" doc:"the push token the provider gave the device (APNs, FCM or a phone maker's), 1 to 512 bytes of printable ASCII"`
+	NotifierName *string `json:"notifier_name" required:"true" doc:"the push certificate's name as /push/certificate reports it, any case (at most 64 bytes; an unknown name: 12006); empty: the app's default certificate for the device's platform"`
 }
 
 func (u *users) pushRoutes() []*Route {
@@ -256,7 +258,7 @@ func (u *users) pushRoutes() []*Route {
 		{Methods: []string{"DELETE"}, Path: "/user/push/tag/all", Summary: "Delete all tags", Group: "user", Access: AccessToken,
 			Errors: userErrs(), Handle: u.clearTags},
 		{Methods: putPost, Path: "/user/token/bind", Summary: "Bind token", Group: "user", Access: AccessToken,
-			Body: bindBody{}, Errors: userErrs(), Handle: u.bindToken},
+			Body: bindBody{}, Errors: userErrs(CodePushDisabled), Handle: u.bindToken},
 		{Methods: []string{"DELETE", "POST"}, Path: "/user/token/unbind", Summary: "Unbind token", Group: "user", Access: AccessToken,
 			Query:  []Param{{Name: "deviceSn", Type: "int32", Required: true, Desc: "a registered device of the user"}},
 			Errors: userErrs(), Handle: u.unbindToken},
@@ -406,7 +408,11 @@ func (u *users) bindToken(r *Req) (any, error) {
 	if err := checkText("notifier_name", *b.NotifierName, maxNotifier, false); err != nil {
 		return nil, err
 	}
-	return nil, u.s.st.BindPushToken(r.Ctx, r.App.ID, uid, *b.DeviceSN, *b.DeviceToken, *b.NotifierName, u.s.now())
+	name, err := u.s.certificateName(r, *b.NotifierName)
+	if err != nil {
+		return nil, err
+	}
+	return nil, u.s.st.BindPushToken(r.Ctx, r.App.ID, uid, *b.DeviceSN, *b.DeviceToken, name, u.s.now())
 }
 
 func (u *users) unbindToken(r *Req) (any, error) {
@@ -429,4 +435,23 @@ func (u *users) unbindToken(r *Req) (any, error) {
 		return nil, BadParam("deviceSn", "user %d has no device %d", uid, sn)
 	}
 	return nil, u.s.st.SetPushToken(r.Ctx, r.App.ID, uid, sn, "", "", u.s.now())
+}
+
+// certificateName checks a notifier_name against the app's push
+// certificates at bind time and returns it as stored (pushcert.Canonical).
+// An unknown name is refused with 12006 instead of being accepted and
+// never pushed to.
+func (s *Server) certificateName(r *Req, name string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	certs, err := s.st.PushCerts(r.Ctx, r.App.ID)
+	if err != nil {
+		return "", err
+	}
+	c, err := pushcert.Canonical(certs, name)
+	if err != nil {
+		return "", Errf(CodePushDisabled, "notifier_name: the app has no push certificate named %q", name)
+	}
+	return c, nil
 }

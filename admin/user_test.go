@@ -585,10 +585,14 @@ func TestPushSettings(t *testing.T) {
 	a := usrRegister(t, e, "anna")
 	b := usrRegister(t, e, "bert")
 	me := usrAs(e, a)
-	// Tokens: bound per device, moved when another user binds the same one.
+	if err := e.st.PutPushCredentials(ctx, e.app, []store.PushCredential{{Name: "APNs_Prod", Provider: "apns"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Tokens: bound per device, moved when another user binds the same one;
+	// the certificate name in any case, stored in the certificate's.
 	e.ok("PUT", "/user/token/bind", me, map[string]any{"device_sn": 3, "device_token": "tok-1", "notifier_name": "apns_prod"})
 	e.ok("POST", "/user/token/bind", usrAs(e, b), map[string]any{"device_sn": 1, "device_token": "tok-2", "notifier_name": ""})
-	if d, _ := e.st.Device(ctx, e.app, a, 3); d == nil || d.PushToken != "tok-1" || d.Notifier != "apns_prod" {
+	if d, _ := e.st.Device(ctx, e.app, a, 3); d == nil || d.PushToken != "tok-1" || d.Notifier != "APNs_Prod" {
 		t.Fatalf("device: %+v", d)
 	}
 	for _, c := range []struct {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatgate/chatgate/internal/auth"
 	"github.com/chatgate/chatgate/internal/bus"
+	"github.com/chatgate/chatgate/internal/pushcert"
 	"github.com/chatgate/chatgate/protocol"
 	"github.com/chatgate/chatgate/store"
 )
@@ -120,7 +121,19 @@ func (c *conn) authenticate(f *protocol.Frame) (stop bool) {
 	if disabled {
 		return fail(protocol.CodeUserDisabled, "user is disabled")
 	}
-	dev := store.Device{SN: f.DeviceSN, Platform: f.Platform, PushToken: f.PushToken, Notifier: f.Notifier, LastSeen: now.UnixMilli()}
+	notifier := f.Notifier
+	if notifier != "" {
+		// A notifier is checked like REST's notifier_name: an unknown
+		// certificate is refused now, not accepted and never pushed to.
+		certs, err := g.st.PushCerts(ctx, f.AppID)
+		if err != nil {
+			return unavailable("push certificates", err)
+		}
+		if notifier, err = pushcert.Canonical(certs, notifier); err != nil {
+			return fail(protocol.CodeBadValue, `"notifier" names no push certificate of the app`)
+		}
+	}
+	dev := store.Device{SN: f.DeviceSN, Platform: f.Platform, PushToken: f.PushToken, Notifier: notifier, LastSeen: now.UnixMilli()}
 	if err := g.st.TouchDevice(ctx, f.AppID, uid, dev); err != nil {
 		return unavailable("touch device", err)
 	}

@@ -23,6 +23,10 @@ import (
 
 func TestAuthHello(t *testing.T) {
 	e := newEnv(t, nil)
+	// The app's certificate "Prod": the notifier binds to it whatever its case.
+	if err := e.st.PutPushCredentials(context.Background(), e.app, []store.PushCredential{{Name: "Prod", Provider: "apns"}}); err != nil {
+		t.Fatal(err)
+	}
 	c := e.dial(t)
 	c.send(map[string]any{"t": "auth", "rid": 9, "token": e.token(t, 42), "app_id": e.app,
 		"device_sn": 3, "platform": protocol.PlatformIOS, "push_token": "apns-token", "notifier": "prod"})
@@ -44,7 +48,7 @@ func TestAuthHello(t *testing.T) {
 		t.Fatalf("routes = %+v, %v", routes, err)
 	}
 	devs, err := e.st.Devices(ctx, e.app, 42)
-	if err != nil || len(devs) != 1 || devs[0].Platform != protocol.PlatformIOS || devs[0].PushToken != "apns-token" || devs[0].Notifier != "prod" || devs[0].LastSeen == 0 {
+	if err != nil || len(devs) != 1 || devs[0].Platform != protocol.PlatformIOS || devs[0].PushToken != "apns-token" || devs[0].Notifier != "Prod" || devs[0].LastSeen == 0 {
 		t.Fatalf("devices = %+v, %v", devs, err)
 	}
 	c.ping(2)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/chatgate/chatgate/internal/pushcert"
 )
 
 // MaxAudienceList is the longest tag / alias / user_id / push_token list
@@ -57,6 +59,14 @@ type CampaignMessage struct {
 	IOS           *IOSOptions     `json:"ios,omitempty"`
 	Android       *AndroidOptions `json:"android,omitempty"`
 	FCM           *AndroidOptions `json:"fcm,omitempty"`
+	// The phone makers' blocks; honor is chatgate's (Lanying has no
+	// Honor channel).
+	Huawei *VendorOptions `json:"huawei,omitempty"`
+	Honor  *VendorOptions `json:"honor,omitempty"`
+	Xiaomi *VendorOptions `json:"xiaomi,omitempty"`
+	OPPO   *VendorOptions `json:"oppo,omitempty"`
+	Vivo   *VendorOptions `json:"vivo,omitempty"`
+	Flyme  *VendorOptions `json:"flyme,omitempty"`
 }
 
 // IOSOptions are the APNs-specific fields.
@@ -178,6 +188,14 @@ func (c *Campaign) Validate() (field string, err error) {
 			return "message.ext", fmt.Errorf("must be a JSON object")
 		}
 	}
+	for _, b := range []struct {
+		name string
+		o    *VendorOptions
+	}{{"huawei", m.Huawei}, {"honor", m.Honor}, {"xiaomi", m.Xiaomi}, {"oppo", m.OPPO}, {"vivo", m.Vivo}, {"flyme", m.Flyme}} {
+		if field, err := b.o.validate("message." + b.name); err != nil {
+			return field, err
+		}
+	}
 	if m.ShowEndTime != 0 && m.ShowEndTime < m.ShowBeginTime {
 		return "message.show_end_time", fmt.Errorf("before show_begin_time")
 	}
@@ -193,7 +211,7 @@ func (c *Campaign) Validate() (field string, err error) {
 	}
 	// The largest payload a device can get: a ten-digit badge.
 	probe := &notification{Campaign: c, Task: 1 << 53, Badge: 9_999_999_999, HasBadge: true}
-	for _, p := range []string{providerAPNs, providerFCM} {
+	for _, p := range []string{pushcert.APNs, pushcert.FCM} {
 		if n, err := probe.size(p); err != nil {
 			return "message", err
 		} else if n > MaxPayload {

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chatgate/chatgate/internal/bus"
+	"github.com/chatgate/chatgate/internal/pushcert"
 	"github.com/chatgate/chatgate/protocol"
 	"github.com/chatgate/chatgate/store"
 )
@@ -247,11 +248,12 @@ func (w *Worker) emit(ctx context.Context, app string, task int64, c *Campaign, 
 					devices++
 				case strategy == MxpushOnly || d.PushToken == "":
 				default:
-					prov := providerOf(&bus.PushJob{PushDevice: bus.PushDevice{Notifier: d.Notifier, Platform: d.Platform}})
-					if prov == "" {
+					cert := w.certOf(&bus.PushJob{PushDevice: bus.PushDevice{App: app, Notifier: d.Notifier, Platform: d.Platform, PushToken: d.PushToken}})
+					if cert == nil {
+						// The app has no certificate for the device.
 						continue
 					}
-					incr[prov+"_target"]++
+					incr[pushcert.Channel(cert.provider)+"_target"]++
 					job := bus.PushJob{
 						PushDevice: bus.PushDevice{App: app, User: rc.User, Device: d.SN, Platform: d.Platform, PushToken: d.PushToken,
 							Notifier: d.Notifier, TokenAt: d.TokenAt, Lead: lead},
@@ -292,8 +294,10 @@ func (w *Worker) emit(ctx context.Context, app string, task int64, c *Campaign, 
 			incr["mxpush_sent"] = incr["mxpush_target"]
 			incr["mxpush_received"] = incr["mxpush_target"]
 		}
-		for _, ch := range []string{"apns", "fcm", "mxpush"} {
-			w.m.campaignDevs.WithLabelValues(ch).Add(float64(incr[ch+"_target"]))
+		for _, ch := range store.PushChannels {
+			if n := incr[ch+"_target"]; n > 0 {
+				w.m.campaignDevs.WithLabelValues(ch).Add(float64(n))
+			}
 		}
 	}
 	w.st.QueueTaskProgress(ctx, pipe, app, task, state, pg.next, incr)

@@ -7,16 +7,13 @@ import (
 
 	"firebase.google.com/go/v4/messaging"
 	"github.com/sideshow/apns2"
+
+	"github.com/chatgate/chatgate/internal/pushcert"
 )
 
 // MaxPayload is the payload limit of APNs (alert pushes) and of FCM
 // (notification + data), in bytes.
 const MaxPayload = 4096
-
-const (
-	providerAPNs = "apns"
-	providerFCM  = "fcm"
-)
 
 // genericBody replaces the content of a push to a user with no_push_detail.
 const genericBody = "You have a new message"
@@ -208,7 +205,7 @@ func (n *notification) fcm(token string) *messaging.Message {
 
 // size is the payload size the provider counts against MaxPayload.
 func (n *notification) size(provider string) (int, error) {
-	if provider == providerAPNs {
+	if provider == pushcert.APNs {
 		b, _, err := n.apns()
 		return len(b), err
 	}

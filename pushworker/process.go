@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
-	"sync"
 	"time"
 
-	"firebase.google.com/go/v4/messaging"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chatgate/chatgate/internal/bus"
+	"github.com/chatgate/chatgate/internal/pushcert"
 	"github.com/chatgate/chatgate/store"
 )
 
@@ -33,6 +32,7 @@ type job struct {
 	j    bus.PushJob
 	camp *Campaign
 	app  *appClients
+	cert *certSender
 	prov string
 	n    notification
 	res  result
@@ -47,22 +47,6 @@ type job struct {
 type userRef struct {
 	app string
 	uid int64
-}
-
-func providerOf(j *bus.PushJob) string {
-	switch j.Notifier {
-	case "apns", "ios":
-		return providerAPNs
-	case "fcm", "android", "gcm":
-		return providerFCM
-	}
-	switch j.Platform {
-	case 1, 4: // ios, mac
-		return providerAPNs
-	case 2: // android
-		return providerFCM
-	}
-	return ""
 }
 
 // process handles one batch: policy, badge, sends, then one pipeline of
@@ -170,15 +154,11 @@ func (w *Worker) process(ctx context.Context, q int, msgs []redis.XMessage) {
 		if jb.camp == nil {
 			jb.n.Title, jb.n.Body = messageTexts(j, nicks[userRef{j.App, j.From}])
 		}
-		jb.prov = providerOf(j)
-		switch {
-		case jb.prov == "":
-			jb.outcome, jb.reason = outError, "no_provider"
-			continue
-		case jb.app == nil || (jb.prov == providerAPNs && jb.app.apns == nil) || (jb.prov == providerFCM && jb.app.fcm == nil):
+		if jb.cert = w.certOf(j); jb.cert == nil {
 			jb.outcome = outNoCredentials
 			continue
 		}
+		jb.prov = jb.cert.provider
 		if silent {
 			continue
 		}
@@ -279,89 +259,39 @@ func messageTexts(j *bus.PushJob, nick *redis.StringCmd) (title, body string) {
 	return title, body
 }
 
-// send delivers every job that has no outcome yet, many at a time within
-// the worker's concurrency bound.
+// send delivers every job that has no outcome yet through its
+// certificate's sender, many at a time within the worker's concurrency
+// bound.
 func (w *Worker) send(ctx context.Context, jobs []*job) {
-	var wg sync.WaitGroup
-	nowMS := w.now().UnixMilli()
-	var fcmByApp = map[*appClients][]*job{}
+	d := &dispatch{sem: w.sem, m: w.m}
+	now := time.Now()
+	var order []*certSender
+	byCert := map[*certSender][]*job{}
 	for _, jb := range jobs {
 		if jb.outcome != "" {
 			continue
 		}
-		if n, err := jb.n.size(jb.prov); err != nil || n > MaxPayload {
-			jb.outcome, jb.reason = outError, "payload_too_large"
-			continue
-		}
-		if jb.prov == providerFCM {
-			if until := jb.app.fcmPausedUntil.Load(); until > nowMS {
-				// The app is paused by an FCM 429: wait without an attempt.
-				jb.outcome, jb.res = outRetry, result{kind: resRetry, reason: "paused", pause: time.Duration(until-nowMS) * time.Millisecond}
+		if jb.prov == pushcert.APNs || jb.prov == pushcert.FCM {
+			if n, err := jb.n.size(jb.prov); err != nil || n > MaxPayload {
+				jb.outcome, jb.reason = outError, "payload_too_large"
 				continue
 			}
-			fcmByApp[jb.app] = append(fcmByApp[jb.app], jb)
+		}
+		if p := jb.cert.paused(now); p > 0 {
+			// The certificate is paused by a throttling answer or its
+			// quota: wait without an attempt.
+			jb.outcome, jb.res = outRetry, result{kind: resRetry, reason: "paused", pause: p}
 			continue
 		}
-		payload, h, err := jb.n.apns()
-		if err != nil {
-			jb.outcome, jb.reason = outError, "encode"
-			continue
+		if byCert[jb.cert] == nil {
+			order = append(order, jb.cert)
 		}
-		if err := w.sem.Acquire(ctx, 1); err != nil {
-			jb.res = result{kind: resRetry, reason: "shutdown"}
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer w.sem.Release(1)
-			t := time.Now()
-			jb.res = jb.app.sendAPNs(ctx, jb.j.PushToken, payload, h)
-			w.m.sendSeconds.WithLabelValues(providerAPNs).Observe(time.Since(t).Seconds())
-		}()
+		byCert[jb.cert] = append(byCert[jb.cert], jb)
 	}
-	// FCM: SendEach sends each message of a chunk concurrently; a chunk
-	// holds at most 500 (the library's limit) and as many permits.
-	chunk := min(500, w.cfg.Concurrency)
-	for ac, list := range fcmByApp {
-		for len(list) > 0 {
-			part := list[:min(chunk, len(list))]
-			list = list[len(part):]
-			if err := w.sem.Acquire(ctx, int64(len(part))); err != nil {
-				for _, jb := range part {
-					jb.res = result{kind: resRetry, reason: "shutdown"}
-				}
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer w.sem.Release(int64(len(part)))
-				msgs := make([]*messaging.Message, len(part))
-				for i, jb := range part {
-					msgs[i] = jb.n.fcm(jb.j.PushToken)
-				}
-				t := time.Now()
-				br, err := ac.fcm.SendEach(ctx, msgs)
-				w.m.sendSeconds.WithLabelValues(providerFCM).Observe(time.Since(t).Seconds())
-				for i, jb := range part {
-					switch {
-					case err != nil:
-						jb.res = classifyFCM(err)
-					default:
-						jb.res = classifyFCM(br.Responses[i].Error)
-					}
-					if jb.res.pause > 0 {
-						until := time.Now().Add(jb.res.pause).UnixMilli()
-						if until > ac.fcmPausedUntil.Load() {
-							ac.fcmPausedUntil.Store(until)
-						}
-					}
-				}
-			}()
-		}
+	for _, cs := range order {
+		cs.s.send(ctx, d, cs, byCert[cs])
 	}
-	wg.Wait()
+	d.wg.Wait()
 	for _, jb := range jobs {
 		if jb.outcome != "" {
 			continue
@@ -378,7 +308,23 @@ func (w *Worker) send(ctx context.Context, jobs []*job) {
 		}
 		jb.reason = jb.res.reason
 		w.m.sends.WithLabelValues(jb.prov, jb.outcome).Inc()
+		if jb.res.throttled {
+			w.m.throttled.WithLabelValues(jb.prov, jb.res.reason).Inc()
+		}
+		if jb.res.auth {
+			w.m.authFailures.WithLabelValues(jb.prov).Inc()
+		}
 	}
+}
+
+// certOf is the certificate a job's device is sent with, nil when its app
+// has none for it.
+func (w *Worker) certOf(j *bus.PushJob) *certSender {
+	ac := w.apps[j.App]
+	if ac == nil {
+		return nil
+	}
+	return ac.resolve(j.Notifier, j.Platform, j.PushToken)
 }
 
 // acceptScript records a campaign's accepted push to a device once: the
@@ -410,22 +356,23 @@ func (w *Worker) finish(ctx context.Context, q int, jobs []*job, poison []string
 		}
 		incr := map[string]int64{}
 		sent := jb.prov != "" && (jb.outcome == outOK || jb.outcome == outInvalid || jb.outcome == outError && jb.res.kind == resFail ||
-			jb.outcome == outRetry && jb.res.reason != "paused" && jb.res.reason != "shutdown")
-		if sent {
-			incr[jb.prov+"_sent"] = 1
+			jb.outcome == outRetry && !notSent(jb.res.reason))
+		ch := pushcert.Channel(jb.prov)
+		if sent && jb.res.reason != "local_rate" && jb.res.reason != "local_quota" {
+			incr[ch+"_sent"] = 1
 		}
 		switch jb.outcome {
 		case outOK:
 			if j.Task != 0 {
 				acceptScript.Run(ctx, pipe, []string{store.PushTaskSeenKey(j.App, j.Task), store.PushTaskKey(j.App, j.Task)},
-					strconv.FormatInt(j.User, 10)+":"+strconv.FormatInt(int64(j.Device), 10), jb.prov+"_received", w.cfg.RequestIDTTL.Milliseconds())
+					strconv.FormatInt(j.User, 10)+":"+strconv.FormatInt(int64(j.Device), 10), ch+"_received", w.cfg.RequestIDTTL.Milliseconds())
 			}
 		case outInvalid:
 			incr["invalid"] = 1
 			clears = append(clears, jb)
 		case outRetry:
 			j.Attempt++
-			if jb.res.reason == "paused" || jb.res.reason == "shutdown" {
+			if notSent(jb.res.reason) {
 				j.Attempt-- // not sent: no attempt used
 			}
 			if j.Attempt >= w.cfg.MaxAttempts {
@@ -487,6 +434,17 @@ func (w *Worker) finish(ctx context.Context, q int, jobs []*job, poison []string
 	}
 }
 
+// notSent reports a retry that never reached the provider: the
+// certificate was paused, its own rate or quota held the job, or the
+// worker was stopping. It costs no attempt and counts as not sent.
+func notSent(reason string) bool {
+	switch reason {
+	case "paused", "shutdown", "local_rate", "local_quota":
+		return true
+	}
+	return false
+}
+
 // reset undoes finish's bookkeeping on jobs so it can run again after the
 // script was loaded.
 func reset(jobs []*job) []*job {
@@ -494,7 +452,7 @@ func reset(jobs []*job) []*job {
 		if jb.outcome == outDead {
 			jb.outcome = outRetry
 		}
-		if jb.outcome == outRetry && jb.res.reason != "paused" && jb.res.reason != "shutdown" {
+		if jb.outcome == outRetry && !notSent(jb.res.reason) {
 			jb.j.Attempt--
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	firebase "firebase.google.com/go/v4"
@@ -26,6 +25,8 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/chatgate/chatgate/internal/config"
+	"github.com/chatgate/chatgate/internal/pushcert"
+	"github.com/chatgate/chatgate/pushworker/maker"
 	"github.com/chatgate/chatgate/store"
 )
 
@@ -42,20 +43,22 @@ type result struct {
 	reason string
 	// invalidAt is APNs's 410 timestamp (unix ms; 0: unknown).
 	invalidAt int64
-	// pause is how long FCM asked the app to stop sending (429 Retry-After).
+	// pause is how long the provider asked to stop sending with the
+	// certificate (FCM's 429 Retry-After, a maker's throttling or quota).
 	pause time.Duration
+	// throttled: a rate limit or quota answer (the provider's or the
+	// certificate's own); auth: the credentials were refused.
+	throttled bool
+	auth      bool
 }
 
-// appClients are one app's provider clients, built from configuration.
+// appClients are one app's certificates, built from configuration.
 type appClients struct {
 	id    string
-	apns  *apns2.Client
-	topic string
-	fcm   *messaging.Client
 	tz    *time.Location
-	// fcmPausedUntil (unix ms) is set by an FCM 429: nothing is sent to
-	// FCM for the app before it.
-	fcmPausedUntil atomic.Int64
+	certs []pushcert.Cert
+	// senders by lower-case certificate name.
+	senders map[string]*certSender
 }
 
 func loadPool(caFile string) (*x509.CertPool, error) {
@@ -77,7 +80,7 @@ func loadPool(caFile string) (*x509.CertPool, error) {
 }
 
 func newAppClients(ctx context.Context, a config.App, cfg config.Push, fallback *time.Location) (*appClients, error) {
-	ac := &appClients{id: a.ID, tz: fallback}
+	ac := &appClients{id: a.ID, tz: fallback, senders: map[string]*certSender{}}
 	if a.Push.TimeZone != "" {
 		loc, err := time.LoadLocation(a.Push.TimeZone)
 		if err != nil {
@@ -85,21 +88,41 @@ func newAppClients(ctx context.Context, a config.App, cfg config.Push, fallback 
 		}
 		ac.tz = loc
 	}
-	if a.Push.APNs.Enabled() {
-		c, err := newAPNs(a.Push.APNs, cfg)
+	for _, c := range a.Push.AllCertificates() {
+		s, err := newSender(ctx, c, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("app %s: apns: %w", a.ID, err)
+			return nil, fmt.Errorf("app %s: certificate %s (%s): %w", a.ID, c.Name, c.Provider, err)
 		}
-		ac.apns, ac.topic = c, a.Push.APNs.Topic
-	}
-	if a.Push.FCM.Enabled() {
-		c, err := newFCM(ctx, a.Push.FCM, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("app %s: fcm: %w", a.ID, err)
-		}
-		ac.fcm = c
+		ac.certs = append(ac.certs, pushcert.Cert{Name: c.Name, Provider: c.Provider, Default: c.Default})
+		ac.senders[strings.ToLower(c.Name)] = newCertSender(c, s)
 	}
 	return ac, nil
+}
+
+// newSender builds the client of one certificate.
+func newSender(ctx context.Context, c config.PushCertificate, cfg config.Push) (sender, error) {
+	switch c.Provider {
+	case pushcert.APNs:
+		cl, err := newAPNs(config.APNs{KeyFile: c.KeyFile, KeyID: c.KeyID, TeamID: c.TeamID, CertFile: c.CertFile, CertPassword: c.CertPassword,
+			Topic: c.Topic, Production: c.Production, Host: c.Endpoint, CAFile: c.CAFile}, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &apnsSender{client: cl, topic: c.Topic}, nil
+	case pushcert.FCM:
+		cl, err := newFCM(ctx, config.FCM{CredentialsFile: c.CredentialsFile, ProjectID: c.ProjectID, Endpoint: c.Endpoint, CAFile: c.CAFile}, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &fcmSender{client: cl, chunk: min(500, cfg.Concurrency)}, nil
+	}
+	cl, err := maker.New(c.Provider, maker.Config{AppID: c.AppID, AppKey: c.AppKey, AppSecret: c.AppSecret, MasterSecret: c.MasterSecret,
+		ClientID: c.ClientID, ClientSecret: c.ClientSecret, PackageName: c.PackageName, IMChannelID: c.IMChannelID,
+		Production: c.Production, Endpoint: c.Endpoint, AuthEndpoint: c.AuthEndpoint, CAFile: c.CAFile, Timeout: cfg.SendTimeout})
+	if err != nil {
+		return nil, err
+	}
+	return &makerSender{client: cl, provider: c.Provider}, nil
 }
 
 func newAPNs(c config.APNs, cfg config.Push) (*apns2.Client, error) {
@@ -192,9 +215,33 @@ func newFCM(ctx context.Context, c config.FCM, cfg config.Push) (*messaging.Clie
 	return app.Messaging(ctx)
 }
 
-// sendAPNs sends one notification and classifies the answer.
-func (a *appClients) sendAPNs(ctx context.Context, tok string, payload []byte, h apnsHeaders) result {
-	res, err := a.apns.PushWithContext(ctx, &apns2.Notification{
+// apnsSender sends through APNs (github.com/sideshow/apns2), one request
+// per device over multiplexed HTTP/2.
+type apnsSender struct {
+	client *apns2.Client
+	topic  string
+}
+
+func (a *apnsSender) send(ctx context.Context, d *dispatch, _ *certSender, jobs []*job) {
+	for _, jb := range jobs {
+		payload, h, err := jb.n.apns()
+		if err != nil {
+			jb.outcome, jb.reason = outError, "encode"
+			continue
+		}
+		if !d.run(ctx, 1, func() {
+			t := time.Now()
+			jb.res = a.push(ctx, jb.j.PushToken, payload, h)
+			d.m.sendSeconds.WithLabelValues(pushcert.APNs).Observe(time.Since(t).Seconds())
+		}) {
+			jb.res = result{kind: resRetry, reason: "shutdown"}
+		}
+	}
+}
+
+// push sends one notification and classifies the answer.
+func (a *apnsSender) push(ctx context.Context, tok string, payload []byte, h apnsHeaders) result {
+	res, err := a.client.PushWithContext(ctx, &apns2.Notification{
 		DeviceToken: tok, Topic: a.topic, Payload: payload,
 		PushType: h.PushType, Priority: h.Priority, CollapseID: h.CollapseID,
 	})
@@ -219,6 +266,44 @@ func (a *appClients) sendAPNs(ctx context.Context, tok string, payload []byte, h
 	}
 }
 
+// fcmSender sends through FCM (firebase.google.com/go/v4 messaging):
+// SendEach sends each message of a chunk concurrently; a chunk holds at
+// most 500 (the library's limit) and as many permits.
+type fcmSender struct {
+	client *messaging.Client
+	chunk  int
+}
+
+func (f *fcmSender) send(ctx context.Context, d *dispatch, cs *certSender, jobs []*job) {
+	for len(jobs) > 0 {
+		part := jobs[:min(f.chunk, len(jobs))]
+		jobs = jobs[len(part):]
+		if !d.run(ctx, len(part), func() {
+			msgs := make([]*messaging.Message, len(part))
+			for i, jb := range part {
+				msgs[i] = jb.n.fcm(jb.j.PushToken)
+			}
+			t := time.Now()
+			br, err := f.client.SendEach(ctx, msgs)
+			d.m.sendSeconds.WithLabelValues(pushcert.FCM).Observe(time.Since(t).Seconds())
+			for i, jb := range part {
+				if err != nil {
+					jb.res = classifyFCM(err)
+				} else {
+					jb.res = classifyFCM(br.Responses[i].Error)
+				}
+				if jb.res.pause > 0 {
+					cs.pause(jb.res.pause)
+				}
+			}
+		}) {
+			for _, jb := range part {
+				jb.res = result{kind: resRetry, reason: "shutdown"}
+			}
+		}
+	}
+}
+
 // classifyFCM maps one FCM answer to a result.
 func classifyFCM(err error) result {
 	switch {
@@ -227,7 +312,7 @@ func classifyFCM(err error) result {
 	case messaging.IsUnregistered(err), messaging.IsSenderIDMismatch(err):
 		return result{kind: resInvalid, reason: "unregistered"}
 	case messaging.IsQuotaExceeded(err):
-		r := result{kind: resRetry, reason: "http_429", pause: time.Second}
+		r := result{kind: resRetry, reason: "http_429", pause: time.Second, throttled: true}
 		if resp := errorutils.HTTPResponse(err); resp != nil {
 			if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s > 0 {
 				r.pause = time.Duration(s) * time.Second
@@ -247,31 +332,48 @@ func classifyFCM(err error) result {
 	return result{kind: resRetry, reason: "network"}
 }
 
-// credentialSummaries describes the configured credentials without their
-// secrets, for /push/certificate.
+// credentialSummaries describes the app's certificates without their
+// secrets, for /push/certificate and bind-time checks.
 func credentialSummaries(a config.App) []store.PushCredential {
 	var out []store.PushCredential
-	if c := a.Push.APNs; c.Enabled() {
-		pc := store.PushCredential{Provider: providerAPNs, Production: c.Production, Name: c.Topic, Key: c.KeyID}
-		if c.CertFile != "" {
-			if cert, err := os.ReadFile(c.CertFile); err == nil && strings.Contains(string(cert), "BEGIN CERTIFICATE") {
-				pc.Certificate = publicPEM(cert)
+	for _, c := range a.Push.AllCertificates() {
+		pc := store.PushCredential{Name: c.Name, Provider: c.Provider, Default: c.Default, Production: c.Production}
+		switch c.Provider {
+		case pushcert.APNs:
+			pc.Key, pc.Label = c.KeyID, c.Topic
+			if c.CertFile != "" {
+				if cert, err := os.ReadFile(c.CertFile); err == nil && strings.Contains(string(cert), "BEGIN CERTIFICATE") {
+					pc.Certificate = publicPEM(cert)
+				}
+			}
+		case pushcert.FCM:
+			project := c.ProjectID
+			if project == "" {
+				// As the sender does: the key file names the project.
+				var key struct {
+					ProjectID string `json:"project_id"`
+				}
+				if js, err := os.ReadFile(c.CredentialsFile); err == nil && json.Unmarshal(js, &key) == nil {
+					project = key.ProjectID
+				}
+			}
+			pc.Production, pc.Key, pc.Label = true, project, project
+		default:
+			// The maker's public identifiers; secrets stay in the
+			// configuration.
+			pc.Key = c.AppID
+			if pc.Key == "" {
+				pc.Key = c.AppKey
+			}
+			pc.Label = c.PackageName
+			if pc.Label == "" {
+				pc.Label = pc.Key
+			}
+			if c.Provider != pushcert.Vivo {
+				pc.Production = true
 			}
 		}
 		out = append(out, pc)
-	}
-	if c := a.Push.FCM; c.Enabled() {
-		project := c.ProjectID
-		if project == "" {
-			// As the sender does: the key file names the project.
-			var key struct {
-				ProjectID string `json:"project_id"`
-			}
-			if js, err := os.ReadFile(c.CredentialsFile); err == nil && json.Unmarshal(js, &key) == nil {
-				project = key.ProjectID
-			}
-		}
-		out = append(out, store.PushCredential{Provider: providerFCM, Production: true, Name: project, Key: project})
 	}
 	return out
 }

@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chatgate/chatgate/internal/pushcert"
 )
 
 // Push campaign (/push/notify task) keys. All of one app share the app's
@@ -37,8 +41,11 @@ func pushRequestKey(app, reqID string) string {
 	return prefix + "a:" + appTag(app) + ":preq:" + reqID
 }
 
-// PushCredKey is the hash provider -> JSON summary (no secrets) of an
-// app's configured push credentials, for /push/certificate.
+// PushCredKey is the hash lower-case certificate name -> JSON summary (no
+// secrets) of an app's push certificates, for /push/certificate and for
+// checking notifier names at bind time. (Before named certificates it was
+// keyed by provider; every start rewrites it whole, so no old entry
+// outlives the first start of this version.)
 func PushCredKey(app string) string { return prefix + "a:" + appTag(app) + ":pcred" }
 
 // Campaign states.
@@ -49,9 +56,9 @@ const (
 )
 
 // PushChannels are the channels a task reports, in /push/task/detail's
-// order; chatgate sends on apns, fcm and mxpush (its own sockets), the
-// others always report 0.
-var PushChannels = []string{"apns", "fcm", "mxpush", "huawei", "xiaomi", "oppo", "vivo", "flyme"}
+// order: mxpush is chatgate's own sockets, flyme is Meizu, and honor
+// (which Lanying does not have) is chatgate's addition.
+var PushChannels = []string{"apns", "fcm", "mxpush", "huawei", "xiaomi", "oppo", "vivo", "flyme", "honor"}
 
 // PushTask is a campaign as stored.
 type PushTask struct {
@@ -185,25 +192,36 @@ func (s *Store) QueueTaskAccepted(ctx context.Context, pipe redis.Pipeliner, app
 	return cmd
 }
 
-// PushCredential is the public summary of one provider's credentials.
+// PushCredential is the public summary of one push certificate.
 type PushCredential struct {
-	Provider    string `json:"provider"`
-	Production  bool   `json:"production"`
-	Name        string `json:"name"`
-	Key         string `json:"key"`
+	// Name is the certificate name devices bind with (notifier_name).
+	Name     string `json:"name"`
+	Provider string `json:"provider"`
+	// Default: the app's default certificate for its platform.
+	Default    bool `json:"default,omitempty"`
+	Production bool `json:"production"`
+	// Key is the public identifier: APNs key id, FCM project, the
+	// maker's app id or app key.
+	Key string `json:"key"`
+	// Label is what Lanying's certificate "name" field shows: the APNs
+	// topic, the FCM project, the maker's package or app id.
+	Label       string `json:"label,omitempty"`
 	Certificate string `json:"certificate,omitempty"`
+	// Order is the certificate's position in the configuration.
+	Order int `json:"order"`
 }
 
-// PutPushCredentials replaces the summaries of an app's credentials.
+// PutPushCredentials replaces the summaries of an app's certificates.
 func (s *Store) PutPushCredentials(ctx context.Context, app string, creds []PushCredential) error {
 	pipe := s.rdb.TxPipeline()
 	pipe.Del(ctx, PushCredKey(app))
-	for _, c := range creds {
+	for i, c := range creds {
+		c.Order = i
 		b, err := json.Marshal(c)
 		if err != nil {
 			return fmt.Errorf("store: push credentials: %w", err)
 		}
-		pipe.HSet(ctx, PushCredKey(app), c.Provider, string(b))
+		pipe.HSet(ctx, PushCredKey(app), strings.ToLower(c.Name), string(b))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("store: push credentials of %s: %w", app, err)
@@ -211,19 +229,34 @@ func (s *Store) PutPushCredentials(ctx context.Context, app string, creds []Push
 	return nil
 }
 
-// PushCredentialOf returns the summary of one provider's credentials;
-// ErrNotFound when none is configured.
-func (s *Store) PushCredentialOf(ctx context.Context, app, provider string) (*PushCredential, error) {
-	v, err := s.rdb.HGet(ctx, PushCredKey(app), provider).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
+// PushCredentials returns the summaries of an app's certificates in
+// configuration order (none: an empty list).
+func (s *Store) PushCredentials(ctx context.Context, app string) ([]PushCredential, error) {
+	m, err := s.rdb.HGetAll(ctx, PushCredKey(app)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: push credentials of %s: %w", app, err)
 	}
-	var c PushCredential
-	if err := json.Unmarshal([]byte(v), &c); err != nil {
-		return nil, fmt.Errorf("store: push credentials of %s: %w", app, err)
+	out := make([]PushCredential, 0, len(m))
+	for _, v := range m {
+		var c PushCredential
+		if err := json.Unmarshal([]byte(v), &c); err != nil {
+			return nil, fmt.Errorf("store: push credentials of %s: %w", app, err)
+		}
+		out = append(out, c)
 	}
-	return &c, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].Order < out[j].Order })
+	return out, nil
+}
+
+// PushCerts are an app's certificates as pushcert resolves them.
+func (s *Store) PushCerts(ctx context.Context, app string) ([]pushcert.Cert, error) {
+	creds, err := s.PushCredentials(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pushcert.Cert, len(creds))
+	for i, c := range creds {
+		out[i] = pushcert.Cert{Name: c.Name, Provider: c.Provider, Default: c.Default}
+	}
+	return out, nil
 }

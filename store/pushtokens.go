@@ -11,10 +11,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// SetPushToken binds a push token (and its notifier, e.g. "apns" or "fcm")
-// to a device of a user and indexes it app-wide, so that a campaign
-// addressed to the token, or a push worker told the token is dead, finds
-// the device. An empty token unbinds.
+// SetPushToken binds a push token and its notifier (the name of the push
+// certificate it is sent with; "" for the app's default for the device's
+// platform) to a device of a user and indexes it app-wide, so that a
+// campaign addressed to the token, or a push worker told the token is
+// dead, finds the device. An empty token unbinds.
 func (s *Store) SetPushToken(ctx context.Context, app string, uid int64, sn int32, token, notifier string, now time.Time) error {
 	var old string
 	err := s.UpdateDevice(ctx, app, uid, sn, func(d *Device) {
@@ -22,10 +23,7 @@ func (s *Store) SetPushToken(ctx context.Context, app string, uid int64, sn int3
 		if token != d.PushToken {
 			d.TokenAt = now.UnixMilli()
 		}
-		d.PushToken = token
-		if notifier != "" || token == "" {
-			d.Notifier = notifier
-		}
+		d.PushToken, d.Notifier = token, notifier
 	})
 	if err != nil {
 		return err

@@ -139,7 +139,9 @@ type Device struct {
 
 // TouchDevice records a device at connect time. Platform and last-seen are
 // overwritten; push token and notifier only when given, so that a device
-// that connects without them keeps what the REST API bound.
+// that connects without them keeps what the REST API bound. A push token
+// comes with its notifier: given without one, the device goes back to
+// the app's default certificate.
 func (s *Store) TouchDevice(ctx context.Context, app string, uid int64, d Device) error {
 	key := DevicesKey(app, uid)
 	field := strconv.FormatInt(int64(d.SN), 10)
@@ -150,7 +152,7 @@ func (s *Store) TouchDevice(ctx context.Context, app string, uid int64, d Device
 		if d.PushToken != "" && d.PushToken != cur.PushToken {
 			cur.PushToken, cur.TokenAt = d.PushToken, d.LastSeen
 		}
-		if d.Notifier != "" {
+		if d.Notifier != "" || d.PushToken != "" {
 			cur.Notifier = d.Notifier
 		}
 	})

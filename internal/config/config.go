@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/chatgate/chatgate/internal/pushcert"
 	"github.com/chatgate/chatgate/protocol"
 )
 
@@ -195,8 +196,79 @@ type AppPush struct {
 	// TimeZone is the IANA zone of no-push hours for users who set none;
 	// empty: push.time_zone.
 	TimeZone string `yaml:"time_zone"`
-	APNs     APNs   `yaml:"apns"`
-	FCM      FCM    `yaml:"fcm"`
+	// APNs and FCM are the single-certificate form: they are the
+	// certificates named "apns" and "fcm".
+	APNs APNs `yaml:"apns"`
+	FCM  FCM  `yaml:"fcm"`
+	// Certificates are the app's named push certificates (Lanying's
+	// notifier_name), any number per provider (docs/push.md).
+	Certificates []PushCertificate `yaml:"certificates"`
+}
+
+// PushCertificate is one named push certificate of an app: a provider and
+// its credentials. Which fields a provider reads is in docs/push.md.
+type PushCertificate struct {
+	// Name is what devices bind with (notifier_name), compared without
+	// regard to case; unique within the app.
+	Name string `yaml:"name"`
+	// Provider: apns, fcm, huawei, honor, xiaomi, oppo, vivo or meizu.
+	Provider string `yaml:"provider"`
+	// Default makes it the app's default for its platform (APNs: ios and
+	// mac; every other provider: android) when a device names none.
+	Default bool `yaml:"default"`
+	// Production: APNs production (false: sandbox); vivo's push_mode 0.
+	Production bool `yaml:"production"`
+
+	// APNs.
+	KeyFile      string `yaml:"key_file"`
+	KeyID        string `yaml:"key_id"`
+	TeamID       string `yaml:"team_id"`
+	CertFile     string `yaml:"cert_file"`
+	CertPassword string `yaml:"cert_password"`
+	Topic        string `yaml:"topic"`
+	// FCM.
+	CredentialsFile string `yaml:"credentials_file"`
+	ProjectID       string `yaml:"project_id"`
+	// Phone makers: app_id (Huawei, Honor, vivo, Meizu), app_key (OPPO,
+	// vivo), app_secret (Huawei, Xiaomi, vivo, Meizu), master_secret
+	// (OPPO), client_id / client_secret (Honor), package_name (Xiaomi).
+	AppID        string `yaml:"app_id"`
+	AppKey       string `yaml:"app_key"`
+	AppSecret    string `yaml:"app_secret"`
+	MasterSecret string `yaml:"master_secret"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	PackageName  string `yaml:"package_name"`
+	// IMChannelID is the notification channel approved for chat messages
+	// (Xiaomi, OPPO): chat-message pushes are sent on it.
+	IMChannelID string `yaml:"im_channel_id"`
+	// QPS bounds the pushes per second sent with this certificate by one
+	// worker (0: the maker's documented default, docs/push.md); DailyQuota
+	// the pushes per day (0: no local cap; the maker's answer still
+	// pauses sending).
+	QPS        float64 `yaml:"qps"`
+	DailyQuota int64   `yaml:"daily_quota"`
+	// Endpoint overrides the provider's API base URL and AuthEndpoint its
+	// token URL (a fake in tests and benchmarks; APNs: the host); CAFile
+	// adds a CA to trust for both.
+	Endpoint     string `yaml:"endpoint"`
+	AuthEndpoint string `yaml:"auth_endpoint"`
+	CAFile       string `yaml:"ca_file"`
+}
+
+// AllCertificates are the app's certificates: the apns and fcm blocks
+// (named "apns" and "fcm") first, then the certificates list.
+func (p AppPush) AllCertificates() []PushCertificate {
+	var out []PushCertificate
+	if a := p.APNs; a.Enabled() {
+		out = append(out, PushCertificate{Name: "apns", Provider: pushcert.APNs, KeyFile: a.KeyFile, KeyID: a.KeyID, TeamID: a.TeamID,
+			CertFile: a.CertFile, CertPassword: a.CertPassword, Topic: a.Topic, Production: a.Production, Endpoint: a.Host, CAFile: a.CAFile})
+	}
+	if f := p.FCM; f.Enabled() {
+		out = append(out, PushCertificate{Name: "fcm", Provider: pushcert.FCM, Production: true, CredentialsFile: f.CredentialsFile,
+			ProjectID: f.ProjectID, Endpoint: f.Endpoint, CAFile: f.CAFile})
+	}
+	return append(out, p.Certificates...)
 }
 
 // APNs are an app's Apple Push credentials: token auth (key_file, key_id,
@@ -533,5 +605,64 @@ func (p AppPush) validate(app string) error {
 	case !p.FCM.Enabled() && (p.FCM.ProjectID != "" || p.FCM.Endpoint != ""):
 		return fmt.Errorf("config: apps: %s: push.fcm: credentials_file is required", app)
 	}
+	seen := map[string]bool{}
+	defaults := map[bool]string{}
+	for i, c := range p.AllCertificates() {
+		where := fmt.Sprintf("config: apps: %s: push.certificates[%d] (%s)", app, i, c.Name)
+		name := strings.ToLower(c.Name)
+		switch {
+		case c.Name == "" || len(c.Name) > 64:
+			return fmt.Errorf("%s: name must be 1-64 bytes", where)
+		case seen[name]:
+			return fmt.Errorf("%s: the name is used twice (names are compared without case)", where)
+		case !pushcert.Known(c.Provider):
+			return fmt.Errorf("%s: provider must be one of %s", where, strings.Join(pushcert.Providers, ", "))
+		case c.QPS < 0 || c.DailyQuota < 0:
+			return fmt.Errorf("%s: qps and daily_quota must be >= 0", where)
+		}
+		seen[name] = true
+		if c.Default {
+			apple := pushcert.Apple(c.Provider)
+			if d, ok := defaults[apple]; ok {
+				return fmt.Errorf("%s: %s is already the default for this platform", where, d)
+			}
+			defaults[apple] = c.Name
+		}
+		if missing := c.missing(); missing != "" {
+			return fmt.Errorf("%s: %s is required for provider %s", where, missing, c.Provider)
+		}
+	}
 	return nil
+}
+
+// missing names the first credential field c's provider needs and lacks.
+func (c PushCertificate) missing() string {
+	need := map[string][]string{
+		pushcert.FCM:    {"credentials_file"},
+		pushcert.Huawei: {"app_id", "app_secret"},
+		pushcert.Honor:  {"app_id", "client_id", "client_secret"},
+		pushcert.Xiaomi: {"app_secret", "package_name"},
+		pushcert.OPPO:   {"app_key", "master_secret"},
+		pushcert.Vivo:   {"app_id", "app_key", "app_secret"},
+		pushcert.Meizu:  {"app_id", "app_secret"},
+	}
+	val := map[string]string{"credentials_file": c.CredentialsFile, "app_id": c.AppID, "app_key": c.AppKey, "app_secret": c.AppSecret,
+		"master_secret": c.MasterSecret, "client_id": c.ClientID, "client_secret": c.ClientSecret, "package_name": c.PackageName}
+	if c.Provider == pushcert.APNs {
+		switch {
+		case c.KeyFile == "" && c.CertFile == "":
+			return "key_file or cert_file"
+		case c.KeyFile != "" && (c.KeyID == "" || c.TeamID == ""):
+			return "key_id and team_id (with key_file)"
+		case c.Topic == "":
+			return "topic"
+		}
+		return ""
+	}
+	for _, f := range need[c.Provider] {
+		if val[f] == "" {
+			return f
+		}
+	}
+	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/chatgate/chatgate/internal/config"
 )
@@ -24,11 +25,12 @@ func (s *Server) WriteCredentials(dir string) (config.AppPush, error) {
 	}
 	ca, key, sa := filepath.Join(abs, "ca.pem"), filepath.Join(abs, "apns.p8"), filepath.Join(abs, "fcm.json")
 	p := config.AppPush{
-		APNs: config.APNs{KeyFile: key, KeyID: s.KeyID(), TeamID: s.TeamID(), Topic: s.Topic(), Host: s.URL, CAFile: ca},
-		FCM:  config.FCM{CredentialsFile: sa, Endpoint: s.URL + "/v1", CAFile: ca},
+		APNs:         config.APNs{KeyFile: key, KeyID: s.KeyID(), TeamID: s.TeamID(), Topic: s.Topic(), Host: s.URL, CAFile: ca},
+		FCM:          config.FCM{CredentialsFile: sa, Endpoint: s.URL + "/v1", CAFile: ca},
+		Certificates: s.MakerCertificates(ca),
 	}
 	tmp := filepath.Join(abs, "push.yaml.tmp")
-	snippet := "# apps[].push of an app that sends to this fake APNs/FCM\npush: " + FlowYAML(p) + "\n"
+	snippet := "# apps[].push of an app that sends to this fake APNs, FCM and phone makers\npush: " + FlowYAML(p) + "\n"
 	for _, w := range []struct {
 		path string
 		b    []byte
@@ -43,10 +45,28 @@ func (s *Server) WriteCredentials(dir string) (config.AppPush, error) {
 	return p, nil
 }
 
-// FlowYAML renders the APNs and FCM parts of p as one line of YAML flow
-// style, for configuration files written by scripts and tests.
+// MakerCertificates are one certificate per phone maker, named after the
+// provider, that send to this fake trusting caFile.
+func (s *Server) MakerCertificates(caFile string) []config.PushCertificate {
+	out := make([]config.PushCertificate, 0, len(Makers))
+	for _, m := range Makers {
+		c := s.Credentials(m)
+		out = append(out, config.PushCertificate{Name: m, Provider: m, Production: true, AppID: c.AppID, AppKey: c.AppKey,
+			AppSecret: c.AppSecret, MasterSecret: c.MasterSecret, ClientID: c.ClientID, ClientSecret: c.ClientSecret,
+			PackageName: c.PackageName, IMChannelID: "im", Endpoint: s.Endpoint(m), AuthEndpoint: s.AuthEndpoint(m), CAFile: caFile})
+	}
+	return out
+}
+
+// FlowYAML renders p's APNs and FCM blocks and certificates as one line of
+// YAML flow style, for configuration files written by scripts and tests.
 func FlowYAML(p config.AppPush) string {
 	a, f := p.APNs, p.FCM
-	return fmt.Sprintf(`{apns: {key_file: %q, key_id: %q, team_id: %q, topic: %q, host: %q, ca_file: %q}, fcm: {credentials_file: %q, endpoint: %q, ca_file: %q}}`,
-		a.KeyFile, a.KeyID, a.TeamID, a.Topic, a.Host, a.CAFile, f.CredentialsFile, f.Endpoint, f.CAFile)
+	var certs []string
+	for _, c := range p.Certificates {
+		certs = append(certs, fmt.Sprintf(`{name: %q, provider: %q, production: %t, app_id: %q, app_key: %q, app_secret: %q, master_secret: %q, client_id: %q, client_secret: %q, package_name: %q, im_channel_id: %q, endpoint: %q, auth_endpoint: %q, ca_file: %q}`,
+			c.Name, c.Provider, c.Production, c.AppID, c.AppKey, c.AppSecret, c.MasterSecret, c.ClientID, c.ClientSecret, c.PackageName, c.IMChannelID, c.Endpoint, c.AuthEndpoint, c.CAFile))
+	}
+	return fmt.Sprintf(`{apns: {key_file: %q, key_id: %q, team_id: %q, topic: %q, host: %q, ca_file: %q}, fcm: {credentials_file: %q, endpoint: %q, ca_file: %q}, certificates: [%s]}`,
+		a.KeyFile, a.KeyID, a.TeamID, a.Topic, a.Host, a.CAFile, f.CredentialsFile, f.Endpoint, f.CAFile, strings.Join(certs, ", "))
 }

@@ -1,5 +1,6 @@
-// Package fakepush is a stand-in for Apple's APNs provider API and Google's
-// FCM HTTP v1 API, close enough to the real services that the real client
+// Package fakepush is a stand-in for Apple's APNs provider API, Google's
+// FCM HTTP v1 API and the Chinese phone makers' push APIs (Huawei, Honor,
+// Xiaomi, OPPO, vivo, Meizu: makers.go), close enough to the real services that the real client
 // libraries (github.com/sideshow/apns2, firebase.google.com/go/v4) talk to
 // it unchanged: APNs over HTTP/2 with TLS, checking the provider JWT
 // (ES256, key id, team id), the topic, the device token format and the
@@ -39,6 +40,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
 )
 
 // Provider names.
@@ -129,6 +131,8 @@ type Server struct {
 	tokFault map[string]*Fault         // provider+"/"+token
 	global   map[string]*Fault         // provider
 	tokens   map[string]bool           // issued OAuth access tokens
+	limits   map[string]*rate.Limiter  // provider -> tokens per second
+	quotas   map[string]int64          // provider -> accepted pushes allowed
 }
 
 // Start runs a fake until ctx ends or Close is called.
@@ -149,9 +153,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts.Project = "fake-project"
 	}
 	s := &Server{opts: opts, stats: map[string]*Stats{}, accepted: map[string]map[string]int{},
-		payloads: map[string][]Notification{}, tokFault: map[string]*Fault{}, global: map[string]*Fault{}, tokens: map[string]bool{}}
+		payloads: map[string][]Notification{}, tokFault: map[string]*Fault{}, global: map[string]*Fault{}, tokens: map[string]bool{},
+		limits: map[string]*rate.Limiter{}, quotas: map[string]int64{}}
 	s.latency.Store(int64(opts.Latency))
-	for _, p := range []string{APNs, FCM} {
+	for _, p := range Providers {
 		s.stats[p] = &Stats{ByStatus: map[int]int64{}}
 		s.accepted[p] = map[string]int{}
 	}
@@ -181,6 +186,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	mux.HandleFunc("POST /3/device/{token}", s.apns)
 	mux.HandleFunc("POST /v1/projects/{project}/messages:send", s.fcm)
 	mux.HandleFunc("POST /token", s.oauth)
+	s.routeMakers(mux)
 	s.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -288,7 +294,7 @@ func (s *Server) Received(provider, token string) []Notification {
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, p := range []string{APNs, FCM} {
+	for _, p := range Providers {
 		s.stats[p] = &Stats{ByStatus: map[int]int64{}}
 		s.accepted[p] = map[string]int{}
 	}
