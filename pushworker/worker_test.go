@@ -111,7 +111,9 @@ const (
 	noCredApp = "pwnone"
 )
 
-func newRig(t *testing.T) *rig {
+// newRig starts the rig; extra builds more apps from the fake's
+// credentials.
+func newRig(t *testing.T, extra ...func(config.AppPush) config.App) *rig {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	fake, err := fakepush.Start(ctx, fakepush.Options{KeepPayloads: true})
@@ -123,6 +125,9 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	apps := []config.App{{ID: testApp, Secret: "0123456789abcdef0123", Push: pushCfg}}
+	for _, e := range extra {
+		apps = append(apps, e(pushCfg))
+	}
 	cfg := config.Default().Push
 	cfg.RetryBase, cfg.RetryMax, cfg.MaxAttempts, cfg.ClaimIdle = 20*time.Millisecond, 80*time.Millisecond, 3, time.Second
 	cfg.SendTimeout = 2 * time.Second

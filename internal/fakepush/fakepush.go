@@ -133,6 +133,8 @@ type Server struct {
 	tokens   map[string]bool           // issued OAuth access tokens
 	limits   map[string]*rate.Limiter  // provider -> tokens per second
 	quotas   map[string]int64          // provider -> accepted pushes allowed
+	// authRequests counts token endpoint requests per maker.
+	authRequests map[string]int
 }
 
 // Start runs a fake until ctx ends or Close is called.
@@ -154,7 +156,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, stats: map[string]*Stats{}, accepted: map[string]map[string]int{},
 		payloads: map[string][]Notification{}, tokFault: map[string]*Fault{}, global: map[string]*Fault{}, tokens: map[string]bool{},
-		limits: map[string]*rate.Limiter{}, quotas: map[string]int64{}}
+		limits: map[string]*rate.Limiter{}, quotas: map[string]int64{}, authRequests: map[string]int{}}
 	s.latency.Store(int64(opts.Latency))
 	for _, p := range Providers {
 		s.stats[p] = &Stats{ByStatus: map[int]int64{}}

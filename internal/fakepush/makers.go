@@ -190,6 +190,21 @@ func (s *Server) newAccess(provider string) string {
 	return tok
 }
 
+// authAsked counts a request to provider's token endpoint.
+func (s *Server) authAsked(provider string) {
+	s.mu.Lock()
+	s.authRequests[provider]++
+	s.mu.Unlock()
+}
+
+// AuthRequests is how many times provider's token endpoint was asked
+// (Huawei, Honor, OPPO, vivo), granted or not.
+func (s *Server) AuthRequests(provider string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authRequests[provider]
+}
+
 func (s *Server) knownAccess(provider, tok string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -210,6 +225,7 @@ func (s *Server) clientCredentials(provider string) http.HandlerFunc {
 		if !s.wait(r) {
 			return
 		}
+		s.authAsked(provider)
 		c := s.Credentials(provider)
 		id, secret := c.AppID, c.AppSecret
 		if provider == Honor {
@@ -445,6 +461,7 @@ func (s *Server) oppoAuth(w http.ResponseWriter, r *http.Request) {
 	if !s.wait(r) {
 		return
 	}
+	s.authAsked(OPPO)
 	c := s.Credentials(OPPO)
 	_ = r.ParseForm()
 	ts := r.PostForm.Get("timestamp")
@@ -535,6 +552,7 @@ func (s *Server) vivoAuth(w http.ResponseWriter, r *http.Request) {
 	if !s.wait(r) {
 		return
 	}
+	s.authAsked(Vivo)
 	c := s.Credentials(Vivo)
 	var req struct {
 		AppID, AppKey, Timestamp, Sign string

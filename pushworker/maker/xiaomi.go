@@ -28,9 +28,14 @@ func newXiaomi(c Config, hc *http.Client) *xiaomi {
 func (x *xiaomi) MaxTokens() int { return 1000 }
 
 func (x *xiaomi) Encode(m *Message) ([]byte, error) {
+	payload := dataJSON(m.Data)
+	if len(payload) > MaxPayload {
+		// Xiaomi's payload limit: 4 KB.
+		return nil, ErrTooLarge
+	}
 	f := url.Values{}
 	f.Set("restricted_package_name", x.c.PackageName)
-	f.Set("payload", dataJSON(m.Data))
+	f.Set("payload", payload)
 	if m.Silent {
 		f.Set("pass_through", "1")
 	} else {
@@ -60,11 +65,7 @@ func (x *xiaomi) Encode(m *Message) ([]byte, error) {
 			f.Set("notify_id", strconv.FormatUint(uint64(fnv32(m.Tag)%1_000_000), 10))
 		}
 	}
-	b := []byte(f.Encode())
-	if len(b) > MaxPayload+512 {
-		return nil, ErrTooLarge
-	}
-	return b, nil
+	return []byte(f.Encode()), nil
 }
 
 func (x *xiaomi) Send(ctx context.Context, body []byte, tokens []string) []Result {
