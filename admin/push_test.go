@@ -151,7 +151,9 @@ type pushEnv struct {
 	fake *fakepush.Server
 }
 
-func newPushEnv(t *testing.T) *pushEnv {
+// newPushEnv runs a server whose app sends to the fake; with changes the
+// app's push configuration is edited first.
+func newPushEnv(t *testing.T, changes ...func(*config.AppPush)) *pushEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	fake, err := fakepush.Start(ctx, fakepush.Options{KeepPayloads: true})
@@ -168,6 +170,9 @@ func newPushEnv(t *testing.T) *pushEnv {
 	if err != nil {
 		cancel()
 		t.Fatal(err)
+	}
+	for _, c := range changes {
+		c(&pushCfg)
 	}
 	app, secret := "pushapp", "test-secret-of-at-least-16-bytes"
 	cfg := config.Default()
@@ -255,8 +260,13 @@ func (p *pushEnv) detail(task int64) map[string]int64 {
 				d[k] = int64(f)
 			}
 		}
-		done := got[0]["state"] == "expanded" &&
-			d["apns_received"]+d["fcm_received"]+d["errors"]+d["dropped"]+d["invalid"]+d["dead"] >= d["apns_target"]+d["fcm_target"]
+		var received, target int64
+		for _, ch := range store.PushChannels {
+			if ch != "mxpush" {
+				received, target = received+d[ch+"_received"], target+d[ch+"_target"]
+			}
+		}
+		done := got[0]["state"] == "expanded" && received+d["errors"]+d["dropped"]+d["invalid"]+d["dead"] >= target
 		if done {
 			return d
 		}

@@ -124,7 +124,7 @@ var legacy = map[string]bool{"apns": true, "ios": true, "fcm": true, "android": 
 //     platform: ios and mac take the APNs default, android the Android
 //     default. A device with no platform (bound through REST) takes the
 //     APNs default when its token has the shape of an APNs device token
-//     (64 hex digits), else the Android default.
+//     (hex digits, 64 or more), else the Android default.
 //
 // A platform's default is its certificate marked default, else its first
 // one in configuration order; the Android default prefers FCM only by
@@ -210,8 +210,10 @@ func pick(certs []Cert, match func(Cert) bool) (Cert, error) {
 	return *first, nil
 }
 
+// apnsToken: what Apple issues, an even number of hex digits, 64 today
+// (at most 200 as Apple allows for).
 func apnsToken(t string) bool {
-	if len(t) != 64 {
+	if len(t) < 64 || len(t) > 200 || len(t)%2 != 0 {
 		return false
 	}
 	_, err := hex.DecodeString(t)
