@@ -10,19 +10,32 @@
 #   3. Campaign: POST /push/notify {"audience":"all"} to N_CAMPAIGN offline
 #      devices (half APNs, half FCM), via a separate admin process, until
 #      /push/task/detail counts every device received.
+#   4. Mixed campaign: the same to N_MIXED devices spread evenly over all
+#      eight providers (APNs, FCM, Huawei, Honor, Xiaomi, OPPO, vivo,
+#      Meizu), each bound to the certificate named after its provider;
+#      it also prints when each provider's share was all received, and
+#      the worker's throttling counters. FAKE_RATE / FAKE_QUOTA pass the
+#      fake makers' limits (`chatgate fakepush -rate/-quota`) to see how
+#      the makers' rate limits shape the run.
 #
+# A phase whose N is 0 is skipped.
 # For each phase it prints the rate and the worker's CPU (% of one core)
 # and RSS (peak sampled every 100 ms). Bounded: every phase gives up after
 # PHASE_TIMEOUT seconds. Usage:
 #
 #   scripts/bench-push.sh            # defaults below
 #   N_CAMPAIGN=50000 LATENCY=5ms scripts/bench-push.sh
+#   N_APNS=0 N_FCM=0 N_CAMPAIGN=0 N_MIXED=100000 scripts/bench-push.sh
+#   N_APNS=0 N_FCM=0 N_CAMPAIGN=0 FAKE_RATE=vivo=1000,oppo=2000 scripts/bench-push.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N_APNS=${N_APNS:-100000}
 N_FCM=${N_FCM:-100000}
 N_CAMPAIGN=${N_CAMPAIGN:-200000}
+N_MIXED=${N_MIXED:-100000}
+FAKE_RATE=${FAKE_RATE:-}
+FAKE_QUOTA=${FAKE_QUOTA:-}
 LATENCY=${LATENCY:-20ms}
 PHASE_TIMEOUT=${PHASE_TIMEOUT:-60}
 # WORKER_PUSH: extra push settings as YAML flow entries, e.g. "batch: 1024".
@@ -62,7 +75,7 @@ RCLI=(redis-cli -p "$RP")
 for _ in $(seq 100); do "${RCLI[@]}" ping >/dev/null 2>&1 && break; sleep 0.05; done
 
 FP=$(port)
-"$W/chatgate" fakepush -addr "127.0.0.1:$FP" -latency "$LATENCY" -dir "$W/fp" >"$W/fake.log" 2>&1 &
+"$W/chatgate" fakepush -addr "127.0.0.1:$FP" -latency "$LATENCY" -dir "$W/fp" ${FAKE_RATE:+-rate "$FAKE_RATE"} ${FAKE_QUOTA:+-quota "$FAKE_QUOTA"} >"$W/fake.log" 2>&1 &
 FAKE=$!
 PIDS+=($FAKE)
 for _ in $(seq 100); do [ -s "$W/fp/push.yaml" ] && break; sleep 0.05; done
@@ -150,26 +163,8 @@ queue() { # notifier n
 }
 
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); fake latency $LATENCY; one worker, push settings: defaults (concurrency 4096, batch 256) ${WORKER_PUSH:+overridden by $WORKER_PUSH}"
-measure apns "$N_APNS" '[ "$(stream_len)" -eq 0 ]' queue apns "$N_APNS"
-measure fcm "$N_FCM" '[ "$(stream_len)" -eq 0 ]' queue fcm "$N_FCM"
-
-# Campaign: register N_CAMPAIGN offline devices as /user/token/bind does.
-REG_LUA='
-local n, off, at = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-for u = off + 1, off + n do
-  local tok, notifier
-  if u % 2 == 0 then tok, notifier = string.format("%064x", u), "apns" else tok, notifier = "fcm-" .. u, "fcm" end
-  redis.call("HSET", "cg:u:{bench:" .. u .. "}:dev", "1", string.format([[{"device_sn":1,"platform":0,"push_token":"%s","notifier":"%s","token_at":%s}]], tok, notifier, at))
-  redis.call("ZADD", "cg:a:{bench}:users", u, u)
-end
-return n'
-off=0
-at=$(($(date +%s%3N) - 3600000))
-while [ $off -lt "$N_CAMPAIGN" ]; do
-	"${RCLI[@]}" eval "$REG_LUA" 0 50000 $off "$at" >/dev/null
-	off=$((off + 50000))
-done
-"${RCLI[@]}" zremrangebyrank "cg:a:{$APP}:users" "$N_CAMPAIGN" -1 >/dev/null
+[ "$N_APNS" -gt 0 ] && measure apns "$N_APNS" '[ "$(stream_len)" -eq 0 ]' queue apns "$N_APNS"
+[ "$N_FCM" -gt 0 ] && measure fcm "$N_FCM" '[ "$(stream_len)" -eq 0 ]' queue fcm "$N_FCM"
 
 # An admin token (internal/auth: HS256, claims app/role/iss/iat/exp).
 ADMIN_TOKEN=$(python3 - "$APP" "$SECRET" <<'PY'
@@ -189,9 +184,81 @@ received() {
 	d=$(api /push/task/detail "{\"list\":[$task]}")
 	python3 -c 'import json,sys; d=json.loads(sys.argv[1])["data"][0]; sys.exit(0 if d["state"]=="expanded" and d["apns_received"]+d["fcm_received"]>=int(sys.argv[2]) else 1)' "$d" "$N_CAMPAIGN"
 }
-measure campaign "$N_CAMPAIGN" 'received' notify
-echo "campaign task: $(api /push/task/detail "{\"list\":[$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["task_id"])' "$W/task.json")]}" | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"][0]; print({k:v for k,v in d.items() if v and not k.startswith(("huawei","xiaomi","oppo","vivo","flyme"))})')"
+if [ "$N_CAMPAIGN" -gt 0 ]; then
+	# Campaign: register N_CAMPAIGN offline devices as /user/token/bind does.
+	REG_LUA='
+	local n, off, at = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+	for u = off + 1, off + n do
+	  local tok, notifier
+	  if u % 2 == 0 then tok, notifier = string.format("%064x", u), "apns" else tok, notifier = "fcm-" .. u, "fcm" end
+	  redis.call("HSET", "cg:u:{bench:" .. u .. "}:dev", "1", string.format([[{"device_sn":1,"platform":0,"push_token":"%s","notifier":"%s","token_at":%s}]], tok, notifier, at))
+	  redis.call("ZADD", "cg:a:{bench}:users", u, u)
+	end
+	return n'
+	off=0
+	at=$(($(date +%s%3N) - 3600000))
+	while [ $off -lt "$N_CAMPAIGN" ]; do
+		"${RCLI[@]}" eval "$REG_LUA" 0 50000 $off "$at" >/dev/null
+		off=$((off + 50000))
+	done
+	"${RCLI[@]}" zremrangebyrank "cg:a:{$APP}:users" "$N_CAMPAIGN" -1 >/dev/null
+	
+	measure campaign "$N_CAMPAIGN" 'received' notify
+	echo "campaign task: $(api /push/task/detail "{\"list\":[$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["task_id"])' "$W/task.json")]}" | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"][0]; print({k:v for k,v in d.items() if v and not k.startswith(("huawei","xiaomi","oppo","vivo","flyme"))})')"
+fi
+
+if [ "$N_MIXED" -gt 0 ]; then
+	# Mixed campaign: device u of provider PROVS[u % 8], bound to the
+	# certificate named after it (push.yaml names them so).
+	MIX_LUA='
+local n, off, at = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local provs = {"apns", "fcm", "huawei", "honor", "xiaomi", "oppo", "vivo", "meizu"}
+for u = off + 1, off + n do
+  local p = provs[(u % 8) + 1]
+  local tok
+  if p == "apns" then tok = string.format("%064x", u) else tok = p .. "-" .. u end
+  redis.call("HSET", "cg:u:{bench:" .. u .. "}:dev", "1", string.format([[{"device_sn":1,"platform":2,"push_token":"%s","notifier":"%s","token_at":%s}]], tok, p, at))
+  redis.call("ZADD", "cg:a:{bench}:users", u, u)
+end
+return n'
+	off=0
+	at=$(($(date +%s%3N) - 3600000))
+	while [ $off -lt "$N_MIXED" ]; do
+		"${RCLI[@]}" eval "$MIX_LUA" 0 $((50000 < N_MIXED - off ? 50000 : N_MIXED - off)) $off "$at" >/dev/null
+		off=$((off + 50000))
+	done
+	"${RCLI[@]}" zremrangebyrank "cg:a:{$APP}:users" "$N_MIXED" -1 >/dev/null
+	# mixed_done records when each channel's share was all received (in
+	# $W/channels.json) and succeeds once every channel's is.
+	mixed_done() {
+		local task d
+		task=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["task_id"])' "$W/task.json")
+		d=$(api /push/task/detail "{\"list\":[$task]}")
+		python3 - "$d" "$N_MIXED" "$W/channels.json" "$(now)" <<'PY'
+import json, os, sys
+d = json.loads(sys.argv[1])["data"][0]
+path, t = sys.argv[3], float(sys.argv[4])
+done = json.load(open(path)) if os.path.exists(path) else {}
+chans = ["apns", "fcm", "huawei", "honor", "xiaomi", "oppo", "vivo", "flyme"]
+for c in chans:
+    if d["state"] == "expanded" and c not in done and d[c + "_target"] > 0 and d[c + "_received"] >= d[c + "_target"]:
+        done[c] = t
+json.dump(done, open(path, "w"))
+sys.exit(0 if d["state"] == "expanded" and sum(d[c + "_received"] for c in chans) >= int(sys.argv[2]) else 1)
+PY
+	}
+	rm -f "$W/channels.json"
+	T_MIXED=$(now)
+	measure mixed "$N_MIXED" 'mixed_done' notify
+	python3 - "$W/channels.json" "$T_MIXED" "$((N_MIXED / 8))" <<'PY'
+import json, sys
+done, t0, share = json.load(open(sys.argv[1])), float(sys.argv[2]), int(sys.argv[3])
+for c, t in sorted(done.items(), key=lambda kv: kv[1]):
+    print("  %-7s %6d devices all received after %6.2f s (%7.0f /s over its own span)" % (c, share, t - t0, share / (t - t0)))
+PY
+	echo "mixed task: $(api /push/task/detail "{\"list\":[$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["task_id"])' "$W/task.json")]}" | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"][0]; print({k:v for k,v in d.items() if v})')"
+fi
 echo "worker metrics:"
-curl -s "http://127.0.0.1:$WM/metrics" | grep -E '^chatgate_push_(jobs|sends)_total' | sed 's/^/  /'
+curl -s "http://127.0.0.1:$WM/metrics" | grep -E '^chatgate_push_(jobs|sends|throttled|auth_failures)_total' | sed 's/^/  /'
 echo "fake CPU: $(awk -v hz="$HZ" '{printf "%.1f s", ($14+$15)/hz}' "/proc/$FAKE/stat") over the run"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
