@@ -96,18 +96,13 @@ func (h *honor) Encode(m *Message) ([]byte, error) {
 }
 
 func (h *honor) Send(ctx context.Context, body []byte, tokens []string) []Result {
-	for attempt := 0; ; attempt++ {
-		tok, err := h.tok.get(ctx)
-		if err != nil {
-			return all(len(tokens), authResult(err))
-		}
-		req, err := withTokens(body, "token", tokens)
-		if err != nil {
-			return all(len(tokens), fail("encode"))
-		}
+	req, err := withTokens(body, "token", tokens)
+	if err != nil {
+		return all(len(tokens), fail("encode"))
+	}
+	return h.tok.send(ctx, len(tokens), func(tok string) ([]Result, string) {
 		var out struct {
-			Code int    `json:"code"`
-			Msg  string `json:"message"`
+			Code int `json:"code"`
 			Data struct {
 				FailTokens   []string `json:"failTokens"`
 				ExpireTokens []string `json:"expireTokens"`
@@ -126,21 +121,17 @@ func (h *honor) Send(ctx context.Context, body []byte, tokens []string) []Result
 					res[i] = fail("fail_token")
 				}
 			}
-			return res
+			return res, ""
 		}
 		switch out.Code {
 		case 80200001, 80200003:
-			h.tok.drop(tok)
-			if attempt == 0 {
-				continue
-			}
-			return all(len(tokens), authFail("honor_"+strconv.Itoa(out.Code)))
+			return nil, "honor_" + strconv.Itoa(out.Code)
 		case 80300007:
-			return all(len(tokens), dead("invalid_token"))
+			return all(len(tokens), dead("invalid_token")), ""
 		}
 		if r, ok := httpResult(err, resp); ok {
-			return all(len(tokens), r)
+			return all(len(tokens), r), ""
 		}
-		return all(len(tokens), fail("honor_"+strconv.Itoa(out.Code)))
-	}
+		return all(len(tokens), fail("honor_"+strconv.Itoa(out.Code))), ""
+	})
 }

@@ -124,44 +124,36 @@ func (h *huawei) Encode(m *Message) ([]byte, error) {
 }
 
 func (h *huawei) Send(ctx context.Context, body []byte, tokens []string) []Result {
-	for attempt := 0; ; attempt++ {
-		tok, err := h.tok.get(ctx)
-		if err != nil {
-			return all(len(tokens), authResult(err))
-		}
-		req, err := withTokens(body, "token", tokens)
-		if err != nil {
-			return all(len(tokens), fail("encode"))
-		}
+	req, err := withTokens(body, "token", tokens)
+	if err != nil {
+		return all(len(tokens), fail("encode"))
+	}
+	req = []byte(`{"validate_only":false,"message":` + string(req) + `}`)
+	return h.tok.send(ctx, len(tokens), func(tok string) ([]Result, string) {
 		var out struct {
 			Code string `json:"code"`
 			Msg  string `json:"msg"`
 		}
-		resp, err := postJSON(ctx, h.hc, h.api+"/v1/"+url.PathEscape(h.c.AppID)+"/messages:send",
-			[]byte(`{"validate_only":false,"message":`+string(req)+`}`), http.Header{"Authorization": {"Bearer " + tok}}, &out)
+		resp, err := postJSON(ctx, h.hc, h.api+"/v1/"+url.PathEscape(h.c.AppID)+"/messages:send", req, http.Header{"Authorization": {"Bearer " + tok}}, &out)
 		switch out.Code {
 		case "80000000":
-			return all(len(tokens), resOK)
+			return all(len(tokens), resOK), ""
 		case "80100000":
 			var part struct {
 				Illegal []string `json:"illegal_tokens"`
 			}
 			_ = json.Unmarshal([]byte(out.Msg), &part)
-			return marked(tokens, part.Illegal, dead("illegal_token"))
+			return marked(tokens, part.Illegal, dead("illegal_token")), ""
 		case "80300007":
-			return all(len(tokens), dead("invalid_token"))
+			return all(len(tokens), dead("invalid_token")), ""
 		case "80200001", "80200003":
-			h.tok.drop(tok)
-			if attempt == 0 {
-				continue
-			}
-			return all(len(tokens), authFail("huawei_"+out.Code))
+			return nil, "huawei_" + out.Code
 		case "81000001":
-			return all(len(tokens), retry("huawei_81000001"))
+			return all(len(tokens), retry("huawei_81000001")), ""
 		}
 		if r, ok := httpResult(err, resp); ok {
-			return all(len(tokens), r)
+			return all(len(tokens), r), ""
 		}
-		return all(len(tokens), fail("huawei_"+out.Code))
-	}
+		return all(len(tokens), fail("huawei_"+out.Code)), ""
+	})
 }

@@ -326,6 +326,27 @@ func (t *tokenCache) drop(tok string) {
 	}
 }
 
+// send runs one request with the cache's access token: fn returns the
+// results, or the maker's code when it called the token stale, in which
+// case the token is dropped and fn runs once more with a fresh one; a
+// second stale answer means the maker refuses the credentials.
+func (t *tokenCache) send(ctx context.Context, n int, fn func(tok string) (res []Result, stale string)) []Result {
+	for attempt := 0; ; attempt++ {
+		tok, err := t.get(ctx)
+		if err != nil {
+			return all(n, authResult(err))
+		}
+		res, stale := fn(tok)
+		if stale == "" {
+			return res
+		}
+		t.drop(tok)
+		if attempt > 0 {
+			return all(n, authFail(stale))
+		}
+	}
+}
+
 // authResult is the result of every token of a send whose token fetch
 // failed.
 func authResult(err error) Result {

@@ -105,11 +105,7 @@ func (o *oppo) Send(ctx context.Context, body []byte, tokens []string) []Result 
 	if err != nil {
 		return all(len(tokens), fail("encode"))
 	}
-	for attempt := 0; ; attempt++ {
-		tok, err := o.tok.get(ctx)
-		if err != nil {
-			return all(len(tokens), authResult(err))
-		}
+	return o.tok.send(ctx, len(tokens), func(tok string) ([]Result, string) {
 		var out struct {
 			Code int `json:"code"`
 			Data []struct {
@@ -120,43 +116,47 @@ func (o *oppo) Send(ctx context.Context, body []byte, tokens []string) []Result 
 		resp, err := postForm(ctx, o.hc, o.api+"/server/v1/message/notification/unicast_batch", url.Values{"messages": {string(list)}},
 			http.Header{"Auth_token": {tok}}, &out)
 		if r, ok := httpResult(err, resp); ok {
-			return all(len(tokens), r)
+			return all(len(tokens), r), ""
 		}
 		switch out.Code {
 		case 0:
-			res := all(len(tokens), resOK)
-			idx := make(map[string]int, len(tokens))
-			for i, t := range tokens {
-				idx[t] = i
-			}
-			for _, d := range out.Data {
-				i, ok := idx[d.RegistrationID]
-				if !ok || d.ErrorCode == 0 {
-					continue
-				}
-				switch d.ErrorCode {
-				case 10000:
-					res[i] = dead("oppo_10000")
-				case 33:
-					res[i] = quota("oppo_33", time.Now())
-				default:
-					res[i] = fail("oppo_" + strconv.Itoa(d.ErrorCode))
-				}
-			}
-			return res
+			return o.perMessage(tokens, out.Data), ""
 		case 11:
-			o.tok.drop(tok)
-			if attempt == 0 {
-				continue
-			}
-			return all(len(tokens), authFail("oppo_11"))
+			return nil, "oppo_11"
 		case 33:
-			return all(len(tokens), quota("oppo_33", time.Now()))
+			return all(len(tokens), quota("oppo_33", time.Now())), ""
 		case -2:
-			return all(len(tokens), throttled("oppo_-2", 0))
+			return all(len(tokens), throttled("oppo_-2", 0)), ""
 		case -1:
-			return all(len(tokens), retry("oppo_-1"))
+			return all(len(tokens), retry("oppo_-1")), ""
 		}
-		return all(len(tokens), fail("oppo_"+strconv.Itoa(out.Code)))
+		return all(len(tokens), fail("oppo_"+strconv.Itoa(out.Code))), ""
+	})
+}
+
+// perMessage reads unicast_batch's per-message answers.
+func (o *oppo) perMessage(tokens []string, data []struct {
+	RegistrationID string `json:"registrationId"`
+	ErrorCode      int    `json:"errorCode"`
+}) []Result {
+	res := all(len(tokens), resOK)
+	idx := make(map[string]int, len(tokens))
+	for i, t := range tokens {
+		idx[t] = i
 	}
+	for _, d := range data {
+		i, ok := idx[d.RegistrationID]
+		if !ok || d.ErrorCode == 0 {
+			continue
+		}
+		switch d.ErrorCode {
+		case 10000:
+			res[i] = dead("oppo_10000")
+		case 33:
+			res[i] = quota("oppo_33", time.Now())
+		default:
+			res[i] = fail("oppo_" + strconv.Itoa(d.ErrorCode))
+		}
+	}
+	return res
 }

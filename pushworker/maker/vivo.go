@@ -117,34 +117,26 @@ func (v *vivo) Send(ctx context.Context, body []byte, tokens []string) []Result 
 	if err != nil {
 		return all(1, fail("encode"))
 	}
-	for attempt := 0; ; attempt++ {
-		tok, err := v.tok.get(ctx)
-		if err != nil {
-			return all(1, authResult(err))
-		}
+	return v.tok.send(ctx, 1, func(tok string) ([]Result, string) {
 		var out struct {
 			Result int `json:"result"`
 		}
 		resp, err := postJSON(ctx, v.hc, v.api+"/message/send", req, http.Header{"AuthToken": {tok}}, &out)
 		if r, ok := httpResult(err, resp); ok {
-			return all(1, r)
+			return all(1, r), ""
 		}
 		switch out.Result {
 		case 0:
-			return all(1, resOK)
+			return all(1, resOK), ""
 		case 10000:
-			v.tok.drop(tok)
-			if attempt == 0 {
-				continue
-			}
-			return all(1, authFail("vivo_10000"))
+			return nil, "vivo_10000"
 		case 10302:
-			return all(1, dead("vivo_10302"))
+			return all(1, dead("vivo_10302")), ""
 		case 10070:
-			return all(1, quota("vivo_10070", time.Now()))
+			return all(1, quota("vivo_10070", time.Now())), ""
 		case 10071:
-			return all(1, throttled("vivo_10071", 0))
+			return all(1, throttled("vivo_10071", 0)), ""
 		}
-		return all(1, fail("vivo_"+strconv.Itoa(out.Result)))
-	}
+		return all(1, fail("vivo_"+strconv.Itoa(out.Result))), ""
+	})
 }
