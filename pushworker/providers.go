@@ -116,9 +116,13 @@ func newSender(ctx context.Context, c config.PushCertificate, cfg config.Push) (
 		}
 		return &fcmSender{client: cl, chunk: min(500, cfg.Concurrency)}, nil
 	}
+	pool, err := loadPool(c.CAFile)
+	if err != nil {
+		return nil, err
+	}
 	cl, err := maker.New(c.Provider, maker.Config{AppID: c.AppID, AppKey: c.AppKey, AppSecret: c.AppSecret, MasterSecret: c.MasterSecret,
 		ClientID: c.ClientID, ClientSecret: c.ClientSecret, PackageName: c.PackageName, IMChannelID: c.IMChannelID,
-		Production: c.Production, Endpoint: c.Endpoint, AuthEndpoint: c.AuthEndpoint, CAFile: c.CAFile, Timeout: cfg.SendTimeout})
+		Production: c.Production, Endpoint: c.Endpoint, AuthEndpoint: c.AuthEndpoint, RootCAs: pool, Timeout: cfg.SendTimeout})
 	if err != nil {
 		return nil, err
 	}

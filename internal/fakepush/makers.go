@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/chatgate/chatgate/internal/pushcert"
 	"github.com/chatgate/chatgate/pushworker/maker"
 )
 
@@ -22,12 +23,12 @@ import (
 // of the server (URL + "/" + provider) and answers as the maker's
 // documented server API does (pushworker/maker describes each).
 const (
-	Huawei = "huawei"
-	Honor  = "honor"
-	Xiaomi = "xiaomi"
-	OPPO   = "oppo"
-	Vivo   = "vivo"
-	Meizu  = "meizu"
+	Huawei = pushcert.Huawei
+	Honor  = pushcert.Honor
+	Xiaomi = pushcert.Xiaomi
+	OPPO   = pushcert.OPPO
+	Vivo   = pushcert.Vivo
+	Meizu  = pushcert.Meizu
 )
 
 // Makers are the phone makers' providers the fake serves.

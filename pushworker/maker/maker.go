@@ -23,7 +23,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,9 +93,10 @@ type Config struct {
 	IMChannelID string
 	// Production: vivo's push_mode 0 (false: test pushes).
 	Production bool
-	// Endpoint and AuthEndpoint override the maker's URLs; CAFile adds a
-	// CA to trust.
-	Endpoint, AuthEndpoint, CAFile string
+	// Endpoint and AuthEndpoint override the maker's URLs; RootCAs, when
+	// set, are the CAs to trust (nil: the system's).
+	Endpoint, AuthEndpoint string
+	RootCAs                *x509.CertPool
 	// Timeout bounds one request.
 	Timeout time.Duration
 }
@@ -114,10 +114,7 @@ type Client interface {
 // New builds the client of provider ("huawei", "honor", "xiaomi", "oppo",
 // "vivo" or "meizu").
 func New(provider string, c Config) (Client, error) {
-	hc, err := httpClient(c)
-	if err != nil {
-		return nil, err
-	}
+	hc := httpClient(c)
 	switch provider {
 	case "huawei":
 		return newHuawei(c, hc), nil
@@ -135,29 +132,18 @@ func New(provider string, c Config) (Client, error) {
 	return nil, fmt.Errorf("maker: unknown provider %q", provider)
 }
 
-func httpClient(c Config) (*http.Client, error) {
+func httpClient(c Config) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 256
 	t.ForceAttemptHTTP2 = true
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("maker: ca_file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("maker: ca_file %s: no PEM certificate", c.CAFile)
-		}
-		t.TLSClientConfig = &tls.Config{RootCAs: pool}
+	if c.RootCAs != nil {
+		t.TLSClientConfig = &tls.Config{RootCAs: c.RootCAs}
 	}
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &http.Client{Transport: t, Timeout: timeout}, nil
+	return &http.Client{Transport: t, Timeout: timeout}
 }
 
 func base(override, def string) string {

@@ -2,10 +2,9 @@ package maker_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +13,8 @@ import (
 	"github.com/chatgate/chatgate/pushworker/maker"
 )
 
-// fake starts the fake push server and writes its CA for the clients.
-func fake(t *testing.T) (*fakepush.Server, string) {
+// fake starts the fake push server; the clients trust its CA.
+func fake(t *testing.T) (*fakepush.Server, *x509.CertPool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -23,20 +22,16 @@ func fake(t *testing.T) (*fakepush.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, s.CertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return s, ca
+	return s, s.CertPool
 }
 
 // client is a real client of provider's fake; wrong breaks its secret.
-func client(t *testing.T, s *fakepush.Server, ca, provider string, wrong bool) maker.Client {
+func client(t *testing.T, s *fakepush.Server, ca *x509.CertPool, provider string, wrong bool) maker.Client {
 	t.Helper()
 	c := s.Credentials(provider)
 	cfg := maker.Config{AppID: c.AppID, AppKey: c.AppKey, AppSecret: c.AppSecret, MasterSecret: c.MasterSecret, ClientID: c.ClientID,
 		ClientSecret: c.ClientSecret, PackageName: c.PackageName, IMChannelID: "im-channel", Production: true,
-		Endpoint: s.Endpoint(provider), AuthEndpoint: s.AuthEndpoint(provider), CAFile: ca, Timeout: 5 * time.Second}
+		Endpoint: s.Endpoint(provider), AuthEndpoint: s.AuthEndpoint(provider), RootCAs: ca, Timeout: 5 * time.Second}
 	if wrong {
 		cfg.AppSecret, cfg.MasterSecret, cfg.ClientSecret = "wrong", "wrong", "wrong"
 	}
