@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 )
@@ -72,6 +73,11 @@ func Decode(data []byte, lim Limits) (*Frame, *Error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, Errorf(CodeBadFrame, "frame must be a JSON object")
 	}
+	body, serr := exactMembers(trimmed)
+	if serr != nil {
+		return nil, serr
+	}
+	trimmed = body
 	var f Frame
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if err := dec.Decode(&f); err != nil {
@@ -94,6 +100,96 @@ func Decode(data []byte, lim Limits) (*Frame, *Error) {
 		return &f, err
 	}
 	return &f, nil
+}
+
+// frameMembers are the member names of Frame, exactly as the spec writes
+// them. Read-only after initialisation.
+var frameMembers = func() map[string]bool {
+	m := make(map[string]bool)
+	t := reflect.TypeOf(Frame{})
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			m[name] = true
+		}
+	}
+	return m
+}()
+
+// exactMembers checks the member names of the top-level object in data:
+// a repeated name is rejected (4000), and a name that differs from a
+// frame member only in case is removed, so that it is ignored like any
+// unknown member. encoding/json alone matches names case-insensitively and
+// keeps the last of repeated members; the spec says names are exact.
+// data is returned unchanged when nothing was removed. Malformed JSON is
+// a 4000 here already.
+func exactMembers(data []byte) ([]byte, *Error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	malformed := Errorf(CodeBadFrame, "malformed JSON")
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, malformed
+	}
+	type member struct {
+		key string
+		raw json.RawMessage
+	}
+	var (
+		members []member
+		drop    bool
+		seen    = make(map[string]struct{}, 8)
+	)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, malformed
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, malformed
+		}
+		if _, dup := seen[key]; dup {
+			return nil, Errorf(CodeBadFrame, fmt.Sprintf("member %q is repeated", truncate(key, 32)))
+		}
+		seen[key] = struct{}{}
+		if !frameMembers[key] && foldsToMember(key) {
+			drop = true
+			continue
+		}
+		members = append(members, member{key, raw})
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, malformed
+	}
+	if !drop {
+		return data, nil
+	}
+	out := make([]byte, 0, len(data))
+	out = append(out, '{')
+	for i, m := range members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		k, _ := json.Marshal(m.key)
+		out = append(out, k...)
+		out = append(out, ':')
+		out = append(out, m.raw...)
+	}
+	return append(out, '}'), nil
+}
+
+// foldsToMember reports whether key matches a frame member under the
+// case folding encoding/json applies.
+func foldsToMember(key string) bool {
+	for name := range frameMembers {
+		if strings.EqualFold(key, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // ridOf recovers the rid of a frame whose other fields failed to decode.
@@ -126,11 +222,8 @@ func (f *Frame) Validate(lim Limits) *Error {
 		if f.Limit < 0 || f.Limit > lim.MaxSyncLimit {
 			return Errorf(CodeBadValue, fmt.Sprintf(`"limit" must be between 1 and %d`, lim.MaxSyncLimit))
 		}
-	case TypeState:
-		if f.BG == nil {
-			return Errorf(CodeMissingField, `"bg" is required`)
-		}
-	case TypePing:
+	case TypeState, TypePing:
+		// An absent or null bg is false (section 3: absent members are zero).
 	default:
 		return Errorf(CodeUnknownType, fmt.Sprintf("unknown frame type %q", truncate(f.T, 32)))
 	}
