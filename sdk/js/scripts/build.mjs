@@ -1,9 +1,11 @@
-// Builds the package (ESM, CJS, types) and the browser bundle the demo
-// embeds (internal/webdemo/static/chatgate-client.min.js), and prints the
-// minified + gzipped size of the browser build.
+// Builds the package (ESM, CJS, types) and the browser bundles, and prints
+// the minified + gzipped size of the browser build. With --demo it also
+// writes the bundle the demo embeds (internal/webdemo/static/
+// chatgate-client.min.js); test/unit/bundle.test.ts checks that the
+// committed copy is current.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -23,8 +25,11 @@ await build({
   globalName: "chatgate",
   platform: "browser",
   minify: true,
-  outfile: path.join(root, "../../internal/webdemo/static/chatgate-client.min.js"),
+  outfile: path.join(dist, "chatgate-client.iife.min.js"),
 });
+if (process.argv.includes("--demo")) {
+  copyFileSync(path.join(dist, "chatgate-client.iife.min.js"), path.join(root, "../../internal/webdemo/static/chatgate-client.min.js"));
+}
 execFileSync(process.execPath, [path.join(root, "node_modules/typescript/bin/tsc"), "-p", path.join(root, "tsconfig.json"), "--emitDeclarationOnly", "--outDir", dist], {
   stdio: "inherit",
 });

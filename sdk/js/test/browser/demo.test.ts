@@ -54,6 +54,9 @@ async function loginPage(user: string): Promise<Page> {
   await page.type("#login input[name=password]", cg.passwords[user]!);
   await page.click("#login button[type=submit]");
   await page.waitForSelector('#conn[data-state="open"]', { timeout: T });
+  // The login form is gone and the connection state is on screen.
+  expect(await page.$eval("#login", (e) => getComputedStyle(e).display)).toBe("none");
+  expect(await page.$eval("#conn", (e) => e.getBoundingClientRect().top)).toBeGreaterThanOrEqual(0);
   return page;
 }
 
