@@ -121,9 +121,101 @@ var frameMembers = func() map[string]bool {
 // frame member only in case is removed, so that it is ignored like any
 // unknown member. encoding/json alone matches names case-insensitively and
 // keeps the last of repeated members; the spec says names are exact.
-// data is returned unchanged when nothing was removed. Malformed JSON is
-// a 4000 here already.
+// data is returned unchanged when nothing was removed; malformed JSON is
+// left for the decoder to report.
+//
+// It runs on every frame, so the common case (names without escapes) is a
+// single allocation-free scan; names with escapes take exactMembersSlow,
+// which compares them unescaped.
 func exactMembers(data []byte) ([]byte, *Error) {
+	type member struct{ start, keyEnd, end int } // member text data[start:end], key data[start+1:keyEnd]
+	var buf [24]member
+	members := buf[:0]
+	depth, inStr, inKey, expectKey := 0, false, false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inStr {
+			switch c {
+			case '\\':
+				if inKey {
+					return exactMembersSlow(data)
+				}
+				i++
+			case '"':
+				inStr = false
+				if inKey {
+					inKey = false
+					members[len(members)-1].keyEnd = i
+				}
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+			if depth == 1 && expectKey {
+				expectKey, inKey = false, true
+				members = append(members, member{start: i})
+			}
+		case '{', '[':
+			depth++
+			if depth == 1 {
+				expectKey = true
+			}
+		case '}', ']':
+			if depth == 1 && len(members) > 0 {
+				members[len(members)-1].end = i
+			}
+			depth--
+		case ',':
+			if depth == 1 {
+				if len(members) > 0 {
+					members[len(members)-1].end = i
+				}
+				expectKey = true
+			}
+		}
+	}
+	drop := false
+	for i, m := range members {
+		if m.keyEnd <= m.start {
+			return data, nil // an unterminated name: the decoder reports it
+		}
+		key := data[m.start+1 : m.keyEnd]
+		for _, o := range members[:i] {
+			if bytes.Equal(key, data[o.start+1:o.keyEnd]) {
+				return nil, Errorf(CodeBadFrame, fmt.Sprintf("member %q is repeated", truncate(string(key), 32)))
+			}
+		}
+		if !frameMembers[string(key)] && foldsToMember(string(key)) {
+			drop = true
+		}
+	}
+	if !drop {
+		return data, nil
+	}
+	// Rebuilding must not turn malformed input into a valid frame.
+	if !json.Valid(data) {
+		return nil, Errorf(CodeBadFrame, "malformed JSON")
+	}
+	out := make([]byte, 0, len(data))
+	out = append(out, '{')
+	for _, m := range members {
+		key := string(data[m.start+1 : m.keyEnd])
+		if !frameMembers[key] && foldsToMember(key) {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, data[m.start:m.end]...)
+	}
+	return append(out, '}'), nil
+}
+
+// exactMembersSlow is exactMembers for frames whose member names contain
+// escapes: it reads the names through encoding/json, unescaped.
+func exactMembersSlow(data []byte) ([]byte, *Error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	malformed := Errorf(CodeBadFrame, "malformed JSON")
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
