@@ -31,6 +31,16 @@ async function server(opts = {}): Promise<FakeServer> {
   return s;
 }
 
+/** A client connected to a fresh fake server, after hello. */
+async function opened(extra: Partial<ClientOptions> = {}) {
+  const s = await server();
+  const c = client([s.url], extra);
+  c.connect();
+  const c0 = await s.conn(0);
+  await waitFor("open", () => c.state === "open");
+  return { s, c, c0 };
+}
+
 function msg(id: string, extra: Partial<Message> = {}): Message {
   return { id, conv: "u:7:42", from: 42, from_dev: 3, to_user: 7, type: "text", content: "m" + id, ts: 1, ...extra };
 }
@@ -81,33 +91,24 @@ describe("connect", () => {
 });
 
 describe("reconnect", () => {
-  it("backs off exponentially with jitter, capped", async () => {
-    const s = await server({ onAuth: () => 4015 });
-    const c = client([s.url], { random: () => 0 });
-    const delays: number[] = [];
-    c.on("close", (i) => delays.push(i.delayMs));
-    c.connect();
-    await waitFor("six attempts", () => delays.length >= 6);
-    // random 0: the low end of [d/2, d], d = 20, 40, 80, 160, 200, 200.
-    expect(delays.slice(0, 6)).toEqual([10, 20, 40, 80, 100, 100]);
-  });
-
-  it("keeps the jitter inside [d/2, d]", async () => {
-    const s = await server({ onAuth: () => 4015 });
-    const c = client([s.url], { random: () => 0.999 });
-    const delays: number[] = [];
-    c.on("close", (i) => delays.push(i.delayMs));
-    c.connect();
-    await waitFor("three attempts", () => delays.length >= 3);
-    expect(delays.slice(0, 3)).toEqual([19, 39, 79]);
-  });
+  // Delays are random in [d/2, d], d = 20, 40, 80, 160, 200 (cap), 200.
+  for (const [random, want] of [
+    [0, [10, 20, 40, 80, 100, 100]],
+    [0.999, [19, 39, 79, 159, 199, 199]],
+  ] as const) {
+    it(`backs off exponentially with jitter, capped (random ${random})`, async () => {
+      const s = await server({ onAuth: () => 4015 });
+      const c = client([s.url], { random: () => random });
+      const delays: number[] = [];
+      c.on("close", (i) => delays.push(i.delayMs));
+      c.connect();
+      await waitFor("six attempts", () => delays.length >= 6);
+      expect(delays.slice(0, 6)).toEqual(want);
+    });
+  }
 
   it("resends an unacked send with the same cmid after a dropped connection, and resolves once", async () => {
-    const s = await server();
-    const c = client([s.url]);
-    c.connect();
-    const c0 = await s.conn(0);
-    await waitFor("open", () => c.state === "open");
+    const { s, c, c0 } = await opened();
     let resolved = 0;
     const p = c.send({ toGroup: 500, content: "once", cmid: "fixed-1" }).then((a) => (resolved++, a));
     const first = await c0.next((f) => f.t === "send");
@@ -154,11 +155,7 @@ describe("reconnect", () => {
   });
 
   it("does not reconnect after 4101 (replaced) and rejects pending sends", async () => {
-    const s = await server();
-    const c = client([s.url]);
-    c.connect();
-    const c0 = await s.conn(0);
-    await waitFor("open", () => c.state === "open");
+    const { s, c, c0 } = await opened();
     const kicks: number[] = [];
     c.on("kick", (k) => kicks.push(k.code));
     const pending = c.send({ toUser: 1, content: "x" });
@@ -297,11 +294,7 @@ describe("dack, state and heartbeat", () => {
   });
 
   it("sends state on background/foreground and repeats background after a reconnect", async () => {
-    const s = await server();
-    const c = client([s.url]);
-    c.connect();
-    const c0 = await s.conn(0);
-    await waitFor("open", () => c.state === "open");
+    const { s, c, c0 } = await opened();
     c.setBackground(true);
     expect((await c0.next((f) => f.t === "state")).bg).toBe(true);
     c0.close(1001);
