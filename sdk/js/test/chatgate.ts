@@ -1,29 +1,21 @@
 // Starts the real chatgate binary in embedded mode (in-memory Redis, dev
 // app with users alice=1 and bob=2 and group 100) on free ports, for the
-// integration and browser tests. CHATGATE_BIN names a built binary;
-// without it the binary is built from this repository once per run.
+// integration and browser tests. CHATGATE_BIN names the binary
+// (test/global-setup.ts builds it from this repository).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const sdkRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-const repoRoot = path.resolve(sdkRoot, "../..");
 
 export const APP = "demo";
 export const SECRET = "integration-test-secret-0123456789abcdef";
 
+/** The binary test/global-setup.ts built (or the caller's CHATGATE_BIN). */
 export function chatgateBinary(): string {
-  if (process.env.CHATGATE_BIN) return process.env.CHATGATE_BIN;
-  const out = path.join(sdkRoot, "test-output", "chatgate");
-  if (!existsSync(out) || process.env.CHATGATE_REBUILD !== "0") {
-    mkdirSync(path.dirname(out), { recursive: true });
-    execFileSync("go", ["build", "-o", out, "./cmd/chatgate"], { cwd: repoRoot, stdio: "inherit" });
-  }
-  process.env.CHATGATE_BIN = out; // build once per process
-  return out;
+  const bin = process.env.CHATGATE_BIN;
+  if (!bin) throw new Error("CHATGATE_BIN is not set: run the tests through vitest (test/global-setup.ts builds the binary)");
+  return bin;
 }
 
 async function freePort(): Promise<number> {
