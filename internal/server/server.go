@@ -428,7 +428,7 @@ func run(ctx context.Context, p runParts) error {
 		mux := http.NewServeMux()
 		mux.Handle(p.cfg.Gateway.Path, p.gw.Handler())
 		if p.adminLn != nil && (p.cfg.Gateway.Demo || p.dev != nil) {
-			mux.Handle(webdemo.Prefix, webdemo.Handler(demoConfig(p), dialable(p.adminLn.Addr().String()), log))
+			mux.Handle(webdemo.Prefix, webdemo.Handler(demoConfig(p), dialable(p.adminLn.Addr().String()), log, p.reg))
 		}
 		serve("gateway", &http.Server{
 			Handler:           mux,

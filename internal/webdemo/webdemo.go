@@ -14,6 +14,8 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 //go:embed static
@@ -34,8 +36,19 @@ type Config struct {
 }
 
 // Handler serves the demo under Prefix. adminAddr is the host:port of
-// this process's REST API.
-func Handler(cfg Config, adminAddr string, log *slog.Logger) http.Handler {
+// this process's REST API. Its metrics are registered in reg:
+// chatgate_webdemo_requests_total{kind="file|config|api"} and
+// chatgate_webdemo_api_failures_total (the REST API did not answer).
+func Handler(cfg Config, adminAddr string, log *slog.Logger, reg prometheus.Registerer) http.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chatgate_webdemo_requests_total",
+		Help: "Requests to the browser demo under /demo/, by kind: file (page, script, style), config, api (proxied to the REST API).",
+	}, []string{"kind"})
+	failures := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chatgate_webdemo_api_failures_total",
+		Help: "Demo REST calls the proxy could not pass to this process's REST API (answered 502).",
+	})
+	reg.MustRegister(requests, failures)
 	static, err := fs.Sub(files, "static")
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
@@ -47,15 +60,23 @@ func Handler(cfg Config, adminAddr string, log *slog.Logger) http.Handler {
 			r.Out.URL.Path = strings.TrimPrefix(r.In.URL.Path, Prefix+"api")
 			r.Out.URL.RawPath = ""
 		},
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			failures.Inc()
+			log.Warn("demo: REST API unreachable", "path", r.URL.Path, "err", err)
+			w.WriteHeader(http.StatusBadGateway)
+		},
 	}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		panic(err) // Config holds only strings
 	}
 	mux := http.NewServeMux()
-	mux.Handle(Prefix+"api/", proxy)
+	mux.Handle(Prefix+"api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.WithLabelValues("api").Inc()
+		proxy.ServeHTTP(w, r)
+	}))
 	mux.HandleFunc("GET "+Prefix+"config.json", func(w http.ResponseWriter, _ *http.Request) {
+		requests.WithLabelValues("config").Inc()
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(cfgJSON)
@@ -67,6 +88,7 @@ func Handler(cfg Config, adminAddr string, log *slog.Logger) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
+		requests.WithLabelValues("file").Inc()
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'")

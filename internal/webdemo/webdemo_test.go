@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestHandler(t *testing.T) {
@@ -15,7 +17,8 @@ func TestHandler(t *testing.T) {
 		_, _ = io.WriteString(w, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+" app="+r.Header.Get("app_id"))
 	}))
 	defer api.Close()
-	h := Handler(Config{AppID: "demo", WSPath: "/ws", Hint: "user1"}, strings.TrimPrefix(api.URL, "http://"), slog.New(slog.DiscardHandler))
+	reg := prometheus.NewRegistry()
+	h := Handler(Config{AppID: "demo", WSPath: "/ws", Hint: "user1"}, strings.TrimPrefix(api.URL, "http://"), slog.New(slog.DiscardHandler), reg)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
@@ -69,4 +72,39 @@ func TestHandler(t *testing.T) {
 	if res.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("POST /demo/index.html = %d", res.StatusCode)
 	}
+	if got := counter(t, reg, "chatgate_webdemo_requests_total", "api"); got != 1 {
+		t.Fatalf("requests_total{kind=api} = %v", got)
+	}
+	if got := counter(t, reg, "chatgate_webdemo_requests_total", "file"); got < 5 {
+		t.Fatalf("requests_total{kind=file} = %v", got)
+	}
+	// The REST API gone: 502, counted.
+	api.Close()
+	if code, _, _ := get("/demo/api/message/unread", nil); code != http.StatusBadGateway {
+		t.Fatalf("proxy to a closed API = %d", code)
+	}
+	if got := counter(t, reg, "chatgate_webdemo_api_failures_total", ""); got != 1 {
+		t.Fatalf("api_failures_total = %v", got)
+	}
+}
+
+// counter reads a counter from reg: the series with label value label, or
+// the only series when label is "".
+func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if label == "" || (len(m.GetLabel()) > 0 && m.GetLabel()[0].GetValue() == label) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
