@@ -342,7 +342,12 @@ func TestMessageRecall(t *testing.T) {
 	e.wantCode(10002, "POST", "/message/recall", asUser(e, a), map[string]any{"conversation_id": b})
 	e.wantCode(10010, "POST", "/message/recall", map[string]string{"access-token": e.userToken(b), "user_id": strconv.FormatInt(a, 10)}, map[string]any{"conversation_id": b, "msg_id": id})
 
-	e.ok("PUT", "/message/recall", asUser(e, a), map[string]any{"conversation_id": b, "msg_id": id})
+	// Ids as decimal strings are not ids: leading zeros, signs, letters.
+	for _, bad := range []string{"007", "+5", "5a", " 5", "1e3", ""} {
+		e.wantCode(10002, "POST", "/message/recall", asUser(e, a), map[string]any{"conversation_id": strconv.FormatInt(b, 10), "msg_id": bad})
+	}
+	// Ids may be decimal strings, as JavaScript callers keep them.
+	e.ok("PUT", "/message/recall", asUser(e, a), map[string]any{"conversation_id": strconv.FormatInt(b, 10), "msg_id": strconv.FormatInt(id, 10)})
 	// Every device of both users hears of it (a REST recall has no
 	// sending device to skip).
 	for _, c := range []*client.Conn{bLive, aLive} {

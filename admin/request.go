@@ -144,13 +144,37 @@ func (r *Req) Bind(v any) error {
 	if len(body) == 0 {
 		return BadParam("body", "a JSON body is required")
 	}
+	err := decodeBody(body, v)
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Value == "string" {
+		// Ids may be decimal strings (idstring.go).
+		if fixed, ok := idStringsToNumbers(body, r.Route.bodyType); ok {
+			reflect.ValueOf(v).Elem().SetZero()
+			err = decodeBody(fixed, v)
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errTrailing):
+		return BadParam("body", "trailing data after the JSON value")
+	default:
+		return bodyError(err)
+	}
+}
+
+var errTrailing = errors.New("trailing data")
+
+// decodeBody decodes one JSON value into v and returns encoding/json's
+// error, or errTrailing when more follows the value.
+func decodeBody(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
-		return bodyError(err)
+		return err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return BadParam("body", "trailing data after the JSON value")
+		return errTrailing
 	}
 	return nil
 }

@@ -189,10 +189,11 @@ func (c *conn) handleSync(f *protocol.Frame) {
 // router reads to decide on push notifications. No reply on success.
 func (c *conn) handleState(f *protocol.Frame) {
 	g := c.g
+	bg := f.BG != nil && *f.BG // absent or null: foreground (zero)
 	c.mu.Lock()
-	c.bg = *f.BG
+	c.bg = bg
 	c.mu.Unlock()
-	r := store.Route{Device: c.dev, Node: g.node, Conn: c.id, BG: *f.BG, Expires: g.now().Add(g.cfg.RouteTTL).UnixMilli()}
+	r := store.Route{Device: c.dev, Node: g.node, Conn: c.id, BG: bg, Expires: g.now().Add(g.cfg.RouteTTL).UnixMilli()}
 	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 	_, err := g.st.UpdateRoute(ctx, c.app, c.user, r, g.cfg.RouteTTL)
 	cancel()

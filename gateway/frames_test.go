@@ -44,7 +44,6 @@ func TestBadFrames(t *testing.T) {
 		{"dack without id", `{"t":"dack","rid":12}`, protocol.CodeMissingField, 12},
 		{"dack with bad id", `{"t":"dack","rid":13,"id":"x1"}`, protocol.CodeBadValue, 13},
 		{"sync limit too large", `{"t":"sync","rid":14,"limit":100000}`, protocol.CodeBadValue, 14},
-		{"state without bg", `{"t":"state","rid":15}`, protocol.CodeMissingField, 15},
 		{"state bg not bool", `{"t":"state","rid":16,"bg":"yes"}`, protocol.CodeBadValue, 16},
 		{"auth with bad platform", `{"t":"auth","rid":17,"token":"x","app_id":"a","device_sn":1,"platform":9}`, protocol.CodeBadValue, 17},
 	}
@@ -406,6 +405,14 @@ func TestStateAndRouteRefresh(t *testing.T) {
 	c.ping(2)
 	if r := route(); r.BG {
 		t.Fatalf("route %+v still background", r)
+	}
+	// A zero member may be omitted (section 3): no bg is foreground.
+	c.send(map[string]any{"t": "state", "bg": true})
+	c.ping(3)
+	c.send(map[string]any{"t": "state"})
+	c.ping(4)
+	if r := route(); r.BG {
+		t.Fatalf("state without bg left the route %+v in the background", r)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 )
@@ -72,6 +73,11 @@ func Decode(data []byte, lim Limits) (*Frame, *Error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, Errorf(CodeBadFrame, "frame must be a JSON object")
 	}
+	body, serr := exactMembers(trimmed)
+	if serr != nil {
+		return nil, serr
+	}
+	trimmed = body
 	var f Frame
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if err := dec.Decode(&f); err != nil {
@@ -94,6 +100,188 @@ func Decode(data []byte, lim Limits) (*Frame, *Error) {
 		return &f, err
 	}
 	return &f, nil
+}
+
+// frameMembers are the member names of Frame, exactly as the spec writes
+// them. Read-only after initialisation.
+var frameMembers = func() map[string]bool {
+	m := make(map[string]bool)
+	t := reflect.TypeOf(Frame{})
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			m[name] = true
+		}
+	}
+	return m
+}()
+
+// exactMembers checks the member names of the top-level object in data:
+// a repeated name is rejected (4000), and a name that differs from a
+// frame member only in case is removed, so that it is ignored like any
+// unknown member. encoding/json alone matches names case-insensitively and
+// keeps the last of repeated members; the spec says names are exact.
+// data is returned unchanged when nothing was removed; malformed JSON is
+// left for the decoder to report.
+//
+// It runs on every frame, so the common case (names without escapes) is a
+// single allocation-free scan; names with escapes take exactMembersSlow,
+// which compares them unescaped.
+func exactMembers(data []byte) ([]byte, *Error) {
+	type member struct{ start, keyEnd, end int } // member text data[start:end], key data[start+1:keyEnd]
+	var buf [24]member
+	members := buf[:0]
+	depth, inStr, inKey, expectKey := 0, false, false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inStr {
+			switch c {
+			case '\\':
+				if inKey {
+					return exactMembersSlow(data)
+				}
+				i++
+			case '"':
+				inStr = false
+				if inKey {
+					inKey = false
+					members[len(members)-1].keyEnd = i
+				}
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+			if depth == 1 && expectKey {
+				expectKey, inKey = false, true
+				members = append(members, member{start: i})
+			}
+		case '{', '[':
+			depth++
+			if depth == 1 {
+				expectKey = true
+			}
+		case '}', ']':
+			if depth == 1 && len(members) > 0 {
+				members[len(members)-1].end = i
+			}
+			depth--
+		case ',':
+			if depth == 1 {
+				if len(members) > 0 {
+					members[len(members)-1].end = i
+				}
+				expectKey = true
+			}
+		}
+	}
+	drop := false
+	for i, m := range members {
+		if m.keyEnd <= m.start {
+			return data, nil // an unterminated name: the decoder reports it
+		}
+		key := data[m.start+1 : m.keyEnd]
+		for _, o := range members[:i] {
+			if bytes.Equal(key, data[o.start+1:o.keyEnd]) {
+				return nil, Errorf(CodeBadFrame, fmt.Sprintf("member %q is repeated", truncate(string(key), 32)))
+			}
+		}
+		if !frameMembers[string(key)] && foldsToMember(string(key)) {
+			drop = true
+		}
+	}
+	if !drop {
+		return data, nil
+	}
+	// Rebuilding must not turn malformed input into a valid frame.
+	if !json.Valid(data) {
+		return nil, Errorf(CodeBadFrame, "malformed JSON")
+	}
+	out := make([]byte, 0, len(data))
+	out = append(out, '{')
+	for _, m := range members {
+		key := string(data[m.start+1 : m.keyEnd])
+		if !frameMembers[key] && foldsToMember(key) {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, data[m.start:m.end]...)
+	}
+	return append(out, '}'), nil
+}
+
+// exactMembersSlow is exactMembers for frames whose member names contain
+// escapes: it reads the names through encoding/json, unescaped.
+func exactMembersSlow(data []byte) ([]byte, *Error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	malformed := Errorf(CodeBadFrame, "malformed JSON")
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, malformed
+	}
+	type member struct {
+		key string
+		raw json.RawMessage
+	}
+	var (
+		members []member
+		drop    bool
+		seen    = make(map[string]struct{}, 8)
+	)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, malformed
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, malformed
+		}
+		if _, dup := seen[key]; dup {
+			return nil, Errorf(CodeBadFrame, fmt.Sprintf("member %q is repeated", truncate(key, 32)))
+		}
+		seen[key] = struct{}{}
+		if !frameMembers[key] && foldsToMember(key) {
+			drop = true
+			continue
+		}
+		members = append(members, member{key, raw})
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, malformed
+	}
+	if !drop {
+		return data, nil
+	}
+	out := make([]byte, 0, len(data))
+	out = append(out, '{')
+	for i, m := range members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		k, _ := json.Marshal(m.key)
+		out = append(out, k...)
+		out = append(out, ':')
+		out = append(out, m.raw...)
+	}
+	return append(out, '}'), nil
+}
+
+// foldsToMember reports whether key matches a frame member under the
+// case folding encoding/json applies.
+func foldsToMember(key string) bool {
+	for name := range frameMembers {
+		if strings.EqualFold(key, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // ridOf recovers the rid of a frame whose other fields failed to decode.
@@ -126,11 +314,8 @@ func (f *Frame) Validate(lim Limits) *Error {
 		if f.Limit < 0 || f.Limit > lim.MaxSyncLimit {
 			return Errorf(CodeBadValue, fmt.Sprintf(`"limit" must be between 1 and %d`, lim.MaxSyncLimit))
 		}
-	case TypeState:
-		if f.BG == nil {
-			return Errorf(CodeMissingField, `"bg" is required`)
-		}
-	case TypePing:
+	case TypeState, TypePing:
+		// An absent or null bg is false (section 3: absent members are zero).
 	default:
 		return Errorf(CodeUnknownType, fmt.Sprintf("unknown frame type %q", truncate(f.T, 32)))
 	}

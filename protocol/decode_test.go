@@ -42,7 +42,6 @@ func TestDecodeValid(t *testing.T) {
 			Frame{T: TypeDAck, ID: 265191234567340032}},
 		{"dack max id", `{"t":"dack","id":"9223372036854775807"}`,
 			Frame{T: TypeDAck, ID: 9223372036854775807}},
-		{"dack leading zeros", `{"t":"dack","id":"007"}`, Frame{T: TypeDAck, ID: 7}},
 		{"sync empty", `{"t":"sync","rid":9}`, Frame{T: TypeSync, Rid: 9}},
 		{"sync after zero string", `{"t":"sync","rid":9,"after":"0","limit":200}`, Frame{T: TypeSync, Rid: 9, Limit: 200}},
 		{"sync after empty string", `{"t":"sync","after":""}`, Frame{T: TypeSync}},
@@ -56,6 +55,13 @@ func TestDecodeValid(t *testing.T) {
 		{"surrounding whitespace", " \r\n\t{\"t\":\"ping\",\"rid\":1}\n ", Frame{T: TypePing, Rid: 1}},
 		{"unknown members ignored", `{"t":"ping","rid":2,"future":{"a":[1,2]},"x":null}`, Frame{T: TypePing, Rid: 2}},
 		{"member order free", `{"rid":3,"bg":false,"t":"state"}`, Frame{T: TypeState, Rid: 3, BG: &fls}},
+		{"state without bg is foreground", `{"t":"state","rid":7}`, Frame{T: TypeState, Rid: 7}},
+		{"state null bg", `{"t":"state","bg":null}`, Frame{T: TypeState}},
+		{"case variant of a member is ignored", `{"T":"sync","t":"ping","rid":15,"Rid":"q"}`, Frame{T: TypePing, Rid: 15}},
+		{"RID is not rid", `{"t":"ping","RID":19}`, Frame{T: TypePing}},
+		{"long-s variant ignored", "{\"t\":\"ping\",\"m\u017fgs\":1,\"rid\":2}", Frame{T: TypePing, Rid: 2}},
+		{"case variants are distinct members", `{"t":"ping","Rid":1,"RID":2}`, Frame{T: TypePing}},
+		{"escaped member name", `{"\u0074":"ping","rid":4}`, Frame{T: TypePing, Rid: 4}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +108,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"trailing bracket", `{"t":"ping"}]`, CodeBadFrame, 0, true},
 		{"trailing brace", `{"t":"ping"}}`, CodeBadFrame, 0, true},
 		{"trailing comma after object", `{"t":"ping"},`, CodeBadFrame, 0, true},
+		{"repeated member", `{"t":"ping","rid":1,"rid":2}`, CodeBadFrame, 0, true},
+		{"repeated t", `{"t":"ping","t":"sync"}`, CodeBadFrame, 0, true},
+		{"repeated unknown member", `{"t":"ping","x":1,"x":1}`, CodeBadFrame, 0, true},
+		{"repeated through an escape", `{"t":"ping","rid":1,"r\u0069d":2}`, CodeBadFrame, 0, true},
 		{"invalid UTF-8 in content", "{\"t\":\"send\",\"rid\":5,\"cmid\":\"c\",\"to_user\":1,\"type\":\"text\",\"content\":\"\xff\xfe\"}", CodeBadFrame, 0, true},
 		{"invalid UTF-8 in key", "{\"t\xc3\":\"ping\"}", CodeBadFrame, 0, true},
 		{"overlong UTF-8", "{\"t\":\"ping\",\"x\":\"\xc0\xaf\"}", CodeBadFrame, 0, true},
@@ -133,8 +143,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"dack no id", `{"t":"dack","rid":6}`, CodeMissingField, 6, false},
 		{"dack zero id", `{"t":"dack","rid":6,"id":"0"}`, CodeMissingField, 6, false},
 		{"dack null id", `{"t":"dack","rid":6,"id":null}`, CodeMissingField, 6, false},
-		{"state no bg", `{"t":"state","rid":7}`, CodeMissingField, 7, false},
-		{"state null bg", `{"t":"state","rid":7,"bg":null}`, CodeMissingField, 7, false},
+		{"member names are exact: T is not t", `{"T":"ping","rid":3}`, CodeMissingField, 3, false},
+		{"member names are exact: RID ignored", `{"t":"dack","RID":19}`, CodeMissingField, 0, false},
 
 		// 4003: wrong types, with the rid recovered.
 		{"t not a string", `{"t":5,"rid":3}`, CodeBadValue, 3, false},
@@ -161,6 +171,13 @@ func TestDecodeRejects(t *testing.T) {
 		{"limit fraction", `{"t":"sync","rid":9,"limit":1.5}`, CodeBadValue, 9, false},
 
 		// 4003: message ids.
+		{"id leading zero", `{"t":"dack","rid":6,"id":"007"}`, CodeBadValue, 6, false},
+		{"id leading zero number", `{"t":"dack","rid":6,"id":07}`, CodeBadFrame, 0, true},
+		{"rid leading zero", `{"t":"ping","rid":01}`, CodeBadFrame, 0, true},
+		{"to_user minus zero", send(`,"to_user":-0`), CodeMissingField, 5, false},
+		{"rid exponent", `{"t":"ping","rid":1e2}`, CodeBadValue, 0, false},
+		{"limit negative", `{"t":"sync","rid":9,"limit":-1}`, CodeBadValue, 9, false},
+		{"bg null string", `{"t":"state","rid":7,"bg":"false"}`, CodeBadValue, 7, false},
 		{"id negative string", `{"t":"dack","rid":6,"id":"-5"}`, CodeBadValue, 6, false},
 		{"id negative number", `{"t":"dack","rid":6,"id":-5}`, CodeBadValue, 6, false},
 		{"id plus sign", `{"t":"dack","rid":6,"id":"+5"}`, CodeBadValue, 6, false},

@@ -106,12 +106,12 @@ type Hello struct {
 type Message struct {
 	ID      ID     `json:"id"`
 	Conv    string `json:"conv"`
-	From    int64  `json:"from"`
-	FromDev int32  `json:"from_dev"`
+	From    int64  `json:"from,omitempty"`
+	FromDev int32  `json:"from_dev,omitempty"`
 	ToUser  int64  `json:"to_user,omitempty"`
 	ToGroup int64  `json:"to_group,omitempty"`
 	Type    string `json:"type"`
-	Content string `json:"content"`
+	Content string `json:"content,omitempty"`
 	Ext     string `json:"ext,omitempty"`
 	// Attachment (the file of an image, audio, video or file message) and
 	// Config (SDK-level extension) are opaque strings, set by REST sends.
@@ -161,9 +161,11 @@ func (id *ID) UnmarshalJSON(b []byte) error {
 		*id = 0
 		return nil
 	}
-	// ParseInt alone would also take "+5" and "-0"; the spec says digits.
+	// ParseInt alone would also take "+5", "-0" and "007"; the spec says
+	// canonical decimal digits, so every id has one spelling (clients
+	// deduplicate by the string).
 	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v < 0 || s[0] < '0' || s[0] > '9' {
+	if err != nil || v < 0 || s[0] < '0' || s[0] > '9' || (s[0] == '0' && len(s) > 1) {
 		return &json.UnsupportedValueError{Str: "message id must be a non-negative decimal int64"}
 	}
 	*id = ID(v)

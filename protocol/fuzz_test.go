@@ -1,7 +1,10 @@
 package protocol
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecode checks the decoder's contract on arbitrary input: it never
@@ -65,4 +68,41 @@ func checkDecode(t *testing.T, data []byte, lim Limits) {
 	if !sameClientFields(fr, back) {
 		t.Fatalf("round trip changed the frame\n  in %q\n got %+v\nwant %+v", data, *back, *fr)
 	}
+}
+
+// FuzzExactMembers checks the allocation-free scan of member names against
+// the encoding/json reading of them (exactMembersSlow) on valid JSON
+// objects: both reject the same repeated names and keep the same members.
+// Run: go test -run=^$ -fuzz=FuzzExactMembers ./protocol/
+func FuzzExactMembers(f *testing.F) {
+	for _, s := range []string{`{"t":"ping","rid":1}`, `{"T":"ping","t":"ping"}`, `{"rid":1,"rid":2}`,
+		`{"t":"x","a":{"rid":1,"rid":1},"b":["}",","]}`, `{"Rid":"q","t":"ping"}`, `{"r\u0069d":1,"rid":2}`, `{}`, `{"a":"\"","A":1}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		trimmed := bytes.TrimSpace(data)
+		if len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) || !utf8.Valid(trimmed) {
+			return
+		}
+		fast, ferr := exactMembers(trimmed)
+		slow, serr := exactMembersSlow(trimmed)
+		if (ferr == nil) != (serr == nil) {
+			t.Fatalf("%q: fast error %v, slow error %v", trimmed, ferr, serr)
+		}
+		if ferr != nil {
+			return
+		}
+		var a, b map[string]json.RawMessage
+		if json.Unmarshal(fast, &a) != nil || json.Unmarshal(slow, &b) != nil {
+			t.Fatalf("%q: output not an object: fast %q slow %q", trimmed, fast, slow)
+		}
+		if len(a) != len(b) {
+			t.Fatalf("%q: fast kept %q, slow kept %q", trimmed, fast, slow)
+		}
+		for k := range a {
+			if _, ok := b[k]; !ok {
+				t.Fatalf("%q: fast kept %q, slow did not", trimmed, k)
+			}
+		}
+	})
 }

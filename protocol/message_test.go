@@ -5,6 +5,8 @@ import (
 	"testing"
 )
 
+// Zero members are omitted (PROTOCOL.md section 3): the system sender has no
+// "from", REST sends no "from_dev", events no "content".
 func TestMessageEventsRoundTrip(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -13,11 +15,11 @@ func TestMessageEventsRoundTrip(t *testing.T) {
 		event bool
 	}{
 		{"rest image", Message{ID: 5, Conv: "u:0:7", ToUser: 7, Type: "image", Attachment: `{"url":"u"}`, Config: "c", TS: 1},
-			`{"id":"5","conv":"u:0:7","from":0,"from_dev":0,"to_user":7,"type":"image","content":"","attachment":"{\"url\":\"u\"}","config":"c","ts":1}`, false},
+			`{"id":"5","conv":"u:0:7","to_user":7,"type":"image","attachment":"{\"url\":\"u\"}","config":"c","ts":1}`, false},
 		{"recall", Message{ID: 9, Conv: "u:1:2", From: 1, ToUser: 2, Type: EventRecall, TS: 2, Ref: 5},
-			`{"id":"9","conv":"u:1:2","from":1,"from_dev":0,"to_user":2,"type":"recall","content":"","ts":2,"ref":"5"}`, true},
+			`{"id":"9","conv":"u:1:2","from":1,"to_user":2,"type":"recall","ts":2,"ref":"5"}`, true},
 		{"read", Message{ID: 10, Conv: "g:3", From: 2, ToGroup: 3, Type: EventRead, TS: 3, Ref: 8},
-			`{"id":"10","conv":"g:3","from":2,"from_dev":0,"to_group":3,"type":"read","content":"","ts":3,"ref":"8"}`, true},
+			`{"id":"10","conv":"g:3","from":2,"to_group":3,"type":"read","ts":3,"ref":"8"}`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,8 +13,17 @@ cd "$(dirname "$0")/.."
 # --- what the suites need
 need_cmd redis-server redis-server # internal/redistest starts its own servers
 need_cc                            # the race detector needs cgo
+need_node                          # sdk/js: the SDK's unit, integration and browser suites
+need_cmd chromium chromium         # sdk/js/test/browser drives the demo in headless Chromium
 
 # --- Go: every package, under the race detector.
 export CGO_ENABLED=1
 echo "--- go test -race ./..."
 go test -race -timeout 15m ./...
+
+# --- JavaScript SDK (sdk/js): unit tests against a fake server, integration
+# tests against the chatgate binary, the demo in headless Chromium. npm
+# never downloads a browser (puppeteer-core uses /usr/bin/chromium).
+echo "--- sdk/js: npm ci && npm test"
+export PUPPETEER_SKIP_DOWNLOAD=1
+(cd sdk/js && npm ci --no-audit --no-fund && npm test)

@@ -83,6 +83,10 @@ type Gateway struct {
 	DrainTimeout      time.Duration   `yaml:"drain_timeout"`
 	MaxConnections    int             `yaml:"max_connections"`
 	Limits            protocol.Limits `yaml:"limits"`
+	// Demo serves the browser chat demo under /demo/ on this listener
+	// (internal/webdemo) when the process also runs the admin role. The
+	// embedded mode always serves it.
+	Demo bool `yaml:"demo"`
 }
 
 // Router configures the router role.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatgate/chatgate/internal/auth"
 	"github.com/chatgate/chatgate/internal/config"
+	"github.com/chatgate/chatgate/internal/webdemo"
 	"github.com/chatgate/chatgate/store"
 )
 
@@ -32,6 +33,8 @@ type DevApp struct {
 	// Users are the registered users 1 and 2: their usernames and the
 	// passwords (random at each start) that /token/* accept.
 	Users map[int64]DevUser
+	// Group is a group of users 1 and 2, for trying group chat.
+	Group int64
 }
 
 // DevUser is a registered user of the dev app.
@@ -46,6 +49,9 @@ var devUsers = []struct {
 	id   int64
 	name string
 }{{1, "alice"}, {2, "bob"}}
+
+// devGroup is the dev app's group of users 1 and 2.
+const devGroup = 100
 
 // putApps declares the configured apps, keeping the creation time of apps
 // that already exist.
@@ -87,6 +93,10 @@ func ensureDevApp(ctx context.Context, st *store.Store, id string, passwordCost 
 	if dev.AdminToken, err = auth.Issue([]byte(app.Secret), id, auth.RoleAdmin, 0, devTokenTTL, now); err != nil {
 		return nil, fmt.Errorf("server: dev app admin token: %w", err)
 	}
+	if err := st.AddGroupMembers(ctx, id, devGroup, 1, 2); err != nil {
+		return nil, fmt.Errorf("server: dev group: %w", err)
+	}
+	dev.Group = devGroup
 	for _, u := range devUsers {
 		pw, err := ensureDevUser(ctx, st, id, u.id, u.name, passwordCost, now)
 		if err != nil {
@@ -149,6 +159,10 @@ func printDevBlock(w io.Writer, info Info, path, clientCmd string) {
 	fmt.Fprintln(&b, " chatgate is running in EMBEDDED mode: in memory, single node, and")
 	fmt.Fprintln(&b, " everything is lost when it exits. Set redis.addr for real use.")
 	fmt.Fprintln(&b)
+	if info.AdminAddr != "" {
+		fmt.Fprintf(&b, " Browser demo:   http://%s%s  (log in as %s or %s, passwords below)\n",
+			dialable(info.GatewayAddr), webdemo.Prefix, d.Users[1].Username, d.Users[2].Username)
+	}
 	fmt.Fprintf(&b, " WebSocket URL:  %s\n", url)
 	if info.MetricsAddr != "" {
 		fmt.Fprintf(&b, " Operations:     http://%s/metrics  /healthz  /readyz\n", dialable(info.MetricsAddr))
@@ -165,6 +179,9 @@ func printDevBlock(w io.Writer, info Info, path, clientCmd string) {
 		if u, ok := d.Users[uid]; ok {
 			fmt.Fprintf(&b, " User %d login:   username %s, password %s\n", uid, u.Username, u.Password)
 		}
+	}
+	if d.Group != 0 {
+		fmt.Fprintf(&b, " Group:          %d (users 1 and 2; send with -to-group %d)\n", d.Group, d.Group)
 	}
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, " Try it: run each command in its own terminal, type a line, press Enter.")
@@ -226,4 +243,22 @@ func validNode(s string) bool {
 		}
 	}
 	return true
+}
+
+// demoConfig tells the browser demo which app to log in to: the dev app in
+// embedded mode, else the first configured app.
+func demoConfig(p runParts) webdemo.Config {
+	c := webdemo.Config{WSPath: p.cfg.Gateway.Path}
+	switch {
+	case p.dev != nil:
+		c.AppID = p.dev.App
+		var names []string
+		for _, u := range devUsers {
+			names = append(names, p.dev.Users[u.id].Username)
+		}
+		c.Hint = fmt.Sprintf("Embedded mode: log in as %s (passwords are in chatgate's start block). Group %d has both users.", strings.Join(names, " or "), p.dev.Group)
+	case len(p.cfg.Apps) > 0:
+		c.AppID = p.cfg.Apps[0].ID
+	}
+	return c
 }

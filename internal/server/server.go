@@ -27,6 +27,7 @@ import (
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/ids"
+	"github.com/chatgate/chatgate/internal/webdemo"
 	"github.com/chatgate/chatgate/pushworker"
 	"github.com/chatgate/chatgate/router"
 	"github.com/chatgate/chatgate/store"
@@ -426,6 +427,9 @@ func run(ctx context.Context, p runParts) error {
 		gwDone = runRole(config.RoleGateway, gwCtx, p.gw.Run)
 		mux := http.NewServeMux()
 		mux.Handle(p.cfg.Gateway.Path, p.gw.Handler())
+		if p.adminLn != nil && (p.cfg.Gateway.Demo || p.dev != nil) {
+			mux.Handle(webdemo.Prefix, webdemo.Handler(demoConfig(p), dialable(p.adminLn.Addr().String()), log, p.reg))
+		}
 		serve("gateway", &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
