@@ -182,7 +182,8 @@ func (s *Store) CreateGroup(ctx context.Context, app string, g *Group) error {
 func queueAddMember(ctx context.Context, p redis.Pipeliner, app string, gid, uid, now int64) {
 	p.SAdd(ctx, GroupMembersKey(app, gid), uid)
 	p.ZAdd(ctx, GroupMemberListKey(app, gid), redis.Z{Member: lexID(uid)})
-	p.HSet(ctx, GroupJoinedKey(app, gid), idStr(uid), now)
+	// HSETNX: re-adding a member keeps its join point.
+	p.HSetNX(ctx, GroupJoinedKey(app, gid), idStr(uid), now)
 }
 
 // queueForgetMember removes every per-member entry of uid in group gid
