@@ -359,15 +359,97 @@ func (s *Server) groupCall(r *Req, fn func(a group.Actor) (any, error)) (any, er
 	return out, nil
 }
 
-// bound binds the route's body type T and resolves its group id.
+// bound binds the route's body type T, checks its required pointer fields
+// (when *T has a check method) and resolves its group id (gid nil: the
+// body names none).
 func bound[T any](r *Req, gid func(*T) int64) (*T, int64, error) {
 	var body T
 	if err := r.Bind(&body); err != nil {
 		return nil, 0, err
+	}
+	if c, ok := any(&body).(interface{ check() error }); ok {
+		if err := c.check(); err != nil {
+			return nil, 0, err
+		}
 	}
 	if gid == nil {
 		return &body, 0, nil
 	}
 	g, err := bodyGroup(r, gid(&body))
 	return &body, g, err
+}
+
+// bodyCall binds the body (bound) and runs fn as the actor on its group.
+func bodyCall[T any](s *Server, r *Req, gid func(*T) int64, fn func(a group.Actor, gid int64, b *T) (any, error)) (any, error) {
+	b, g, err := bound(r, gid)
+	if err != nil {
+		return nil, err
+	}
+	return s.groupCall(r, func(a group.Actor) (any, error) { return fn(a, g, b) })
+}
+
+// Required fields the JSON decoder cannot enforce (pointers: absent is
+// not the zero value), checked by bodyCall.
+
+func (b *groupApprovalRequest) check() error {
+	if b.ApplyApproval == nil {
+		return BadParam("apply_approval", "required")
+	}
+	return nil
+}
+
+func (b *groupBanAllRequest) check() error {
+	if b.Duration == nil {
+		return BadParam("duration", "required")
+	}
+	return nil
+}
+
+func (b *groupBoolRequest) check() error {
+	if b.Value == nil {
+		return BadParam("value", "required")
+	}
+	return nil
+}
+
+func (b *groupMuteModeRequest) check() error {
+	if b.MsgMuteMode == nil {
+		return BadParam("msg_mute_mode", "required")
+	}
+	return nil
+}
+
+func (b *groupPushModeRequest) check() error {
+	if b.MsgPushMode == nil {
+		return Errf(CodeBadPushMode, "msg_push_mode: required")
+	}
+	return nil
+}
+
+func (b *groupValueRequest) check() error {
+	if b.Value == nil {
+		return BadParam("value", "required")
+	}
+	return nil
+}
+
+func (b *groupHandleRequest) check() error {
+	if b.Approval == nil {
+		return BadParam("approval", "required")
+	}
+	return nil
+}
+
+func (b *groupBanRequest) check() error {
+	if b.Duration == nil {
+		return BadParam("duration", "required")
+	}
+	return nil
+}
+
+func (b *groupAnnouncementRequest) check() error {
+	if b.Title == nil || b.Content == nil {
+		return BadParam("title", "title and content are required")
+	}
+	return nil
 }

@@ -9,14 +9,20 @@ import (
 
 // Handlers of the /group operations that need more than one call.
 
+// pageArgs reads the cursor and limit of a paged /group list.
+func pageArgs(r *Req) (int64, int, error) {
+	after, err := pageCursor(r)
+	if err != nil {
+		return 0, 0, err
+	}
+	limit, err := pageLimit(r, groupPageDef, groupPageMax)
+	return after, limit, err
+}
+
 // pageBy pages a whole list sorted by id: the items after the cursor (an
 // id), at most limit, with the list's total.
 func pageBy[T any](r *Req, items []T, id func(T) int64) (*Page, error) {
-	after, err := pageCursor(r)
-	if err != nil {
-		return nil, err
-	}
-	limit, err := pageLimit(r, groupPageDef, groupPageMax)
+	after, limit, err := pageArgs(r)
 	if err != nil {
 		return nil, err
 	}
@@ -31,11 +37,7 @@ func pageBy[T any](r *Req, items []T, id func(T) int64) (*Page, error) {
 }
 
 func (s *Server) groupCreate(r *Req) (any, error) {
-	b, _, err := bound[groupCreateRequest](r, nil)
-	if err != nil {
-		return nil, err
-	}
-	return s.groupCall(r, func(a group.Actor) (any, error) {
+	return bodyCall(s, r, nil, func(a group.Actor, _ int64, b *groupCreateRequest) (any, error) {
 		g, _, err := s.grp.Create(r.Ctx, r.App.ID, a, group.CreateInput{
 			Name: b.Name, Avatar: b.Avatar, Description: b.Description, Type: b.Type, Members: b.UserList,
 		})
@@ -47,83 +49,50 @@ func (s *Server) groupCreate(r *Req) (any, error) {
 }
 
 func (s *Server) groupInvite(r *Req) (any, error) {
-	b, gid, err := bound(r, func(b *groupInviteRequest) int64 { return b.GroupID })
-	if err != nil {
-		return nil, err
-	}
-	return s.groupCall(r, func(a group.Actor) (any, error) {
-		rs, err := s.grp.Invite(r.Ctx, r.App.ID, a, gid, b.UserList, b.Reason)
-		return toResults(rs), err
-	})
-}
-
-func handleBody(r *Req) (*groupHandleRequest, int64, error) {
-	b, gid, err := bound(r, func(b *groupHandleRequest) int64 { return b.GroupID })
-	if err != nil {
-		return nil, 0, err
-	}
-	if b.Approval == nil {
-		return nil, 0, BadParam("approval", "required")
-	}
-	return b, gid, nil
+	return bodyCall(s, r, func(b *groupInviteRequest) int64 { return b.GroupID },
+		func(a group.Actor, gid int64, b *groupInviteRequest) (any, error) {
+			rs, err := s.grp.Invite(r.Ctx, r.App.ID, a, gid, b.UserList, b.Reason)
+			return toResults(rs), err
+		})
 }
 
 func (s *Server) groupInviteHandle(r *Req) (any, error) {
-	b, gid, err := handleBody(r)
-	if err != nil {
-		return nil, err
-	}
-	return s.groupCall(r, func(a group.Actor) (any, error) {
-		return nil, s.grp.HandleInvite(r.Ctx, r.App.ID, a, gid, b.UserID, *b.Approval)
-	})
+	return bodyCall(s, r, func(b *groupHandleRequest) int64 { return b.GroupID },
+		func(a group.Actor, gid int64, b *groupHandleRequest) (any, error) {
+			return nil, s.grp.HandleInvite(r.Ctx, r.App.ID, a, gid, b.UserID, *b.Approval)
+		})
 }
 
 func (s *Server) groupApplyHandle(r *Req) (any, error) {
-	b, gid, err := handleBody(r)
-	if err != nil {
-		return nil, err
-	}
-	return s.groupCall(r, func(a group.Actor) (any, error) {
-		return groupResult{Result: "success", UserID: b.UserID},
-			s.grp.HandleApply(r.Ctx, r.App.ID, a, gid, b.UserID, *b.Approval)
-	})
+	return bodyCall(s, r, func(b *groupHandleRequest) int64 { return b.GroupID },
+		func(a group.Actor, gid int64, b *groupHandleRequest) (any, error) {
+			return groupResult{Result: "success", UserID: b.UserID},
+				s.grp.HandleApply(r.Ctx, r.App.ID, a, gid, b.UserID, *b.Approval)
+		})
 }
 
 func (s *Server) groupApply(r *Req) (any, error) {
-	b, gid, err := bound(r, func(b *groupApplyRequest) int64 { return b.GroupID })
-	if err != nil {
-		return nil, err
-	}
-	return s.groupCall(r, func(a group.Actor) (any, error) {
-		joined, err := s.grp.Apply(r.Ctx, r.App.ID, a, gid, b.Reason)
-		res := groupResult{Result: "success", UserID: a.User}
-		if !joined {
-			res.Reason = "waiting for an admin's approval"
-		}
-		return res, err
-	})
+	return bodyCall(s, r, func(b *groupApplyRequest) int64 { return b.GroupID },
+		func(a group.Actor, gid int64, b *groupApplyRequest) (any, error) {
+			joined, err := s.grp.Apply(r.Ctx, r.App.ID, a, gid, b.Reason)
+			res := groupResult{Result: "success", UserID: a.User}
+			if !joined {
+				res.Reason = "waiting for an admin's approval"
+			}
+			return res, err
+		})
 }
 
 func (s *Server) groupBan(r *Req) (any, error) {
-	b, gid, err := bound(r, func(b *groupBanRequest) int64 { return b.GroupID })
-	if err != nil {
-		return nil, err
-	}
-	if b.Duration == nil {
-		return nil, BadParam("duration", "required")
-	}
-	return s.groupCall(r, func(a group.Actor) (any, error) {
-		rs, err := s.grp.Ban(r.Ctx, r.App.ID, a, gid, b.UserList, *b.Duration)
-		return toResults(rs), err
-	})
+	return bodyCall(s, r, func(b *groupBanRequest) int64 { return b.GroupID },
+		func(a group.Actor, gid int64, b *groupBanRequest) (any, error) {
+			rs, err := s.grp.Ban(r.Ctx, r.App.ID, a, gid, b.UserList, *b.Duration)
+			return toResults(rs), err
+		})
 }
 
 func (s *Server) groupInfoBatch(r *Req) (any, error) {
-	b, _, err := bound[groupListRequest](r, nil)
-	if err != nil {
-		return nil, err
-	}
-	return s.groupCall(r, func(a group.Actor) (any, error) {
+	return bodyCall(s, r, nil, func(a group.Actor, _ int64, b *groupListRequest) (any, error) {
 		vs, err := s.grp.InfoBatch(r.Ctx, r.App.ID, a, b.GroupList)
 		out := make([]groupBrief, len(vs))
 		for i, v := range vs {
@@ -136,12 +105,9 @@ func (s *Server) groupInfoBatch(r *Req) (any, error) {
 	})
 }
 
+// groupMembers pages in the store (a group may have many members).
 func (s *Server) groupMembers(r *Req, a group.Actor, gid int64) (any, error) {
-	after, err := pageCursor(r)
-	if err != nil {
-		return nil, err
-	}
-	limit, err := pageLimit(r, groupPageDef, groupPageMax)
+	after, limit, err := pageArgs(r)
 	if err != nil {
 		return nil, err
 	}
@@ -157,16 +123,8 @@ func (s *Server) groupMembers(r *Req, a group.Actor, gid int64) (any, error) {
 }
 
 func (s *Server) groupInvitations(r *Req) (any, error) {
-	after, err := pageCursor(r)
-	if err != nil {
-		return nil, err
-	}
-	limit, err := pageLimit(r, groupPageDef, groupPageMax)
-	if err != nil {
-		return nil, err
-	}
 	return s.groupCall(r, func(a group.Actor) (any, error) {
-		invs, more, err := s.grp.Invitations(r.Ctx, r.App.ID, a, after, limit)
+		invs, err := s.grp.Invitations(r.Ctx, r.App.ID, a)
 		if err != nil {
 			return nil, err
 		}
@@ -175,30 +133,17 @@ func (s *Server) groupInvitations(r *Req) (any, error) {
 			out[i] = groupInvitation{ExpiredTime: v.Expires, GroupID: v.Group, InviteeID: a.User, InviterID: v.Inviter,
 				Reason: v.Reason, Status: int32(v.Status), UpdatedAt: strconv.FormatInt(v.Updated, 10)}
 		}
-		total := int64(len(out))
-		p := &Page{Data: out, Total: &total}
-		if more && len(out) > 0 {
-			p.Cursor = strconv.FormatInt(out[len(out)-1].GroupID, 10)
-		}
-		return p, nil
+		return pageBy(r, out, func(v groupInvitation) int64 { return v.GroupID })
 	})
 }
 
 // groupApplications pages by offset: the list spans several groups.
 func (s *Server) groupApplications(r *Req) (any, error) {
-	offset, err := pageCursor(r)
+	offset, limit, err := pageArgs(r)
 	if err != nil {
 		return nil, err
 	}
-	limit, err := pageLimit(r, groupPageDef, groupPageMax)
-	if err != nil {
-		return nil, err
-	}
-	b, _, err := bound[groupListRequest](r, nil)
-	if err != nil {
-		return nil, err
-	}
-	return s.groupCall(r, func(a group.Actor) (any, error) {
+	return bodyCall(s, r, nil, func(a group.Actor, _ int64, b *groupListRequest) (any, error) {
 		aps, total, err := s.grp.Applications(r.Ctx, r.App.ID, a, b.GroupList, int(offset), limit)
 		if err != nil {
 			return nil, err
@@ -242,28 +187,18 @@ func (s *Server) announcementOp(r *Req, del bool) (any, error) {
 }
 
 func (s *Server) groupAnnounce(r *Req) (any, error) {
-	b, gid, err := bound(r, func(b *groupAnnouncementRequest) int64 { return b.GroupID })
-	if err != nil {
-		return nil, err
-	}
-	if b.Title == nil || b.Content == nil {
-		return nil, BadParam("title", "title and content are required")
-	}
-	return s.groupCall(r, func(a group.Actor) (any, error) {
-		an, err := s.grp.PostAnnouncement(r.Ctx, r.App.ID, a, gid, *b.Title, *b.Content)
-		if err != nil {
-			return nil, err
-		}
-		return toAnnouncement(an), nil
-	})
+	return bodyCall(s, r, func(b *groupAnnouncementRequest) int64 { return b.GroupID },
+		func(a group.Actor, gid int64, b *groupAnnouncementRequest) (any, error) {
+			an, err := s.grp.PostAnnouncement(r.Ctx, r.App.ID, a, gid, *b.Title, *b.Content)
+			if err != nil {
+				return nil, err
+			}
+			return toAnnouncement(an), nil
+		})
 }
 
 func (s *Server) groupQRInvite(r *Req) (any, error) {
-	b, _, err := bound[groupQRInviteRequest](r, nil)
-	if err != nil {
-		return nil, err
-	}
-	return s.groupCall(r, func(a group.Actor) (any, error) {
+	return bodyCall(s, r, nil, func(a group.Actor, _ int64, b *groupQRInviteRequest) (any, error) {
 		gid, err := s.grp.JoinByQRCode(r.Ctx, r.App.ID, []byte(r.App.Secret), a, b.QRInfo)
 		return map[string]int64{"group_id": gid}, err
 	})

@@ -21,14 +21,11 @@ func (s *Server) groupRoutes() []*Route {
 		return &Route{Methods: methods, Path: path, Group: "group", Access: AccessToken, Summary: summary,
 			Body: groupUsersRequest{}, Result: []groupResult{}, Errors: errs,
 			Handle: func(r *Req) (any, error) {
-				b, gid, err := bound(r, func(b *groupUsersRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) {
-					rs, err := fn(r, a, gid, b.UserList)
-					return toResults(rs), err
-				})
+				return bodyCall(s, r, func(b *groupUsersRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, b *groupUsersRequest) (any, error) {
+						rs, err := fn(r, a, gid, b.UserList)
+						return toResults(rs), err
+					})
 			}}
 	}
 	info := func(path, field, what string) *Route {
@@ -36,32 +33,20 @@ func (s *Server) groupRoutes() []*Route {
 			Summary: "Update the group's " + what + " (admins; members when allow_member_modify is on)",
 			Body:    groupValueRequest{}, Errors: write,
 			Handle: func(r *Req) (any, error) {
-				b, gid, err := bound(r, func(b *groupValueRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				if b.Value == nil {
-					return nil, BadParam("value", "required")
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) {
-					return nil, s.grp.SetInfo(r.Ctx, r.App.ID, a, gid, field, *b.Value)
-				})
+				return bodyCall(s, r, func(b *groupValueRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, b *groupValueRequest) (any, error) {
+						return nil, s.grp.SetInfo(r.Ctx, r.App.ID, a, gid, field, *b.Value)
+					})
 			}}
 	}
 	setting := func(path, field, what string) *Route {
 		return &Route{Methods: both("POST", "PUT"), Path: path, Group: "group", Access: AccessToken,
 			Summary: what + " (admins)", Body: groupBoolRequest{}, Errors: write,
 			Handle: func(r *Req) (any, error) {
-				b, gid, err := bound(r, func(b *groupBoolRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				if b.Value == nil {
-					return nil, BadParam("value", "required")
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) {
-					return nil, s.grp.SetSetting(r.Ctx, r.App.ID, a, gid, field, *b.Value)
-				})
+				return bodyCall(s, r, func(b *groupBoolRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, b *groupBoolRequest) (any, error) {
+						return nil, s.grp.SetSetting(r.Ctx, r.App.ID, a, gid, field, *b.Value)
+					})
 			}}
 	}
 	byQuery := func(methods []string, path, summary string, access Access, query []Param, result any, errs []int,
@@ -179,16 +164,10 @@ func (s *Server) groupRoutes() []*Route {
 		{Methods: both("POST", "PUT"), Path: "/group/display_name", Group: "group", Access: AccessUser,
 			Summary: "Set the acting member's display name in the group", Body: groupValueRequest{}, Errors: read,
 			Handle: func(r *Req) (any, error) {
-				b, gid, err := bound(r, func(b *groupValueRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				if b.Value == nil {
-					return nil, BadParam("value", "required")
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) {
-					return nil, s.grp.SetDisplayName(r.Ctx, r.App.ID, a, gid, *b.Value)
-				})
+				return bodyCall(s, r, func(b *groupValueRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, b *groupValueRequest) (any, error) {
+						return nil, s.grp.SetDisplayName(r.Ctx, r.App.ID, a, gid, *b.Value)
+					})
 			}},
 		byQuery(both("GET"), "/group/info", "A group's information (any user of the app)", AccessToken, []Param{gq}, groupInfo{},
 			[]int{CodeGroupNotFound},
@@ -234,46 +213,31 @@ func (s *Server) groupRoutes() []*Route {
 			Summary: "Display names and join times of members among user_list (members)",
 			Body:    groupUsersRequest{}, Result: []groupMember{}, Errors: read,
 			Handle: func(r *Req) (any, error) {
-				b, gid, err := bound(r, func(b *groupUsersRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) {
-					ms, err := s.grp.MemberDetails(r.Ctx, r.App.ID, a, gid, b.UserList)
-					return toMembers(ms), err
-				})
+				return bodyCall(s, r, func(b *groupUsersRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, b *groupUsersRequest) (any, error) {
+						ms, err := s.grp.MemberDetails(r.Ctx, r.App.ID, a, gid, b.UserList)
+						return toMembers(ms), err
+					})
 			}},
 		{Methods: both("POST", "PUT"), Path: "/group/msg/mute_mode", Group: "group", Access: AccessUser,
 			Summary: "Set the acting member's msg_mute_mode: 0 none, 1 no notification, 2 no messages",
 			Body:    groupMuteModeRequest{}, Result: map[string]int64{}, Errors: read,
 			Handle: func(r *Req) (any, error) {
-				b, gid, err := bound(r, func(b *groupMuteModeRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				if b.MsgMuteMode == nil {
-					return nil, BadParam("msg_mute_mode", "required")
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) {
-					return map[string]int64{"group_id": gid, "msg_mute_mode": int64(*b.MsgMuteMode)},
-						s.grp.SetMuteMode(r.Ctx, r.App.ID, a, gid, *b.MsgMuteMode)
-				})
+				return bodyCall(s, r, func(b *groupMuteModeRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, b *groupMuteModeRequest) (any, error) {
+						return map[string]int64{"group_id": gid, "msg_mute_mode": int64(*b.MsgMuteMode)},
+							s.grp.SetMuteMode(r.Ctx, r.App.ID, a, gid, *b.MsgMuteMode)
+					})
 			}},
 		{Methods: both("POST", "PUT"), Path: "/group/msg/push_mode", Group: "group", Access: AccessUser,
 			Summary: "Set the acting member's msg_push_mode: 0 all, 1 none, 2 admins and @, 3 admins, 4 @",
 			Body:    groupPushModeRequest{}, Result: map[string]int64{}, Errors: append([]int{CodeBadPushMode}, read...),
 			Handle: func(r *Req) (any, error) {
-				b, gid, err := bound(r, func(b *groupPushModeRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				if b.MsgPushMode == nil {
-					return nil, Errf(CodeBadPushMode, "msg_push_mode: required")
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) {
-					return map[string]int64{"group_id": gid, "msg_push_mode": int64(*b.MsgPushMode)},
-						s.grp.SetPushMode(r.Ctx, r.App.ID, a, gid, *b.MsgPushMode)
-				})
+				return bodyCall(s, r, func(b *groupPushModeRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, b *groupPushModeRequest) (any, error) {
+						return map[string]int64{"group_id": gid, "msg_push_mode": int64(*b.MsgPushMode)},
+							s.grp.SetPushMode(r.Ctx, r.App.ID, a, gid, *b.MsgPushMode)
+					})
 			}},
 		{Methods: both("GET"), Path: "/group/public_list", Group: "group", Access: AccessToken,
 			Summary: "Ids of the app's groups that take applications (apply_approval 0 or 1), oldest first, at most 1000",
@@ -306,17 +270,11 @@ func (s *Server) groupRoutes() []*Route {
 			Summary: "Only admins and the owner may send for duration minutes (-1: until unban_all) (admins)",
 			Body:    groupBanAllRequest{}, Result: groupBanAll{}, Errors: write,
 			Handle: func(r *Req) (any, error) {
-				b, gid, err := bound(r, func(b *groupBanAllRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				if b.Duration == nil {
-					return nil, BadParam("duration", "required")
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) {
-					end, err := s.grp.BanAll(r.Ctx, r.App.ID, a, gid, *b.Duration)
-					return groupBanAll{BanExpireTime: banSeconds(end)}, err
-				})
+				return bodyCall(s, r, func(b *groupBanAllRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, b *groupBanAllRequest) (any, error) {
+						end, err := s.grp.BanAll(r.Ctx, r.App.ID, a, gid, *b.Duration)
+						return groupBanAll{BanExpireTime: banSeconds(end)}, err
+					})
 			}},
 		setting("/group/settings/enable_read_ack", group.SettingReadAck, "Whether members' read receipts are recorded"),
 		setting("/group/settings/history_visible", group.SettingHistoryVisible, "Whether new members see the history from before they joined"),
@@ -324,38 +282,28 @@ func (s *Server) groupRoutes() []*Route {
 			Summary: "How applications are handled: 0 accepted, 1 admins approve, 2 refused (admins)",
 			Body:    groupApprovalRequest{}, Errors: write,
 			Handle: func(r *Req) (any, error) {
-				b, gid, err := bound(r, func(b *groupApprovalRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				if b.ApplyApproval == nil {
-					return nil, BadParam("apply_approval", "required")
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) {
-					return nil, s.grp.SetApplyApproval(r.Ctx, r.App.ID, a, gid, *b.ApplyApproval)
-				})
+				return bodyCall(s, r, func(b *groupApprovalRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, b *groupApprovalRequest) (any, error) {
+						return nil, s.grp.SetApplyApproval(r.Ctx, r.App.ID, a, gid, *b.ApplyApproval)
+					})
 			}},
 		{Methods: both("POST"), Path: "/group/settings/unban_all", Group: "group", Access: AccessToken,
 			Summary: "End ban_all (admins)", Body: groupIDRequest{}, Errors: write,
 			Handle: func(r *Req) (any, error) {
-				_, gid, err := bound(r, func(b *groupIDRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) { return nil, s.grp.UnbanAll(r.Ctx, r.App.ID, a, gid) })
+				return bodyCall(s, r, func(b *groupIDRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, _ *groupIDRequest) (any, error) {
+						return nil, s.grp.UnbanAll(r.Ctx, r.App.ID, a, gid)
+					})
 			}},
 		{Methods: both("POST", "PUT"), Path: "/group/transfer", Group: "group", Access: AccessToken,
 			Summary: "Make a member the owner (the owner); the old owner stays a member",
 			Body:    groupTransferRequest{}, Result: groupResult{},
 			Errors: []int{CodeGroupNotFound, CodeNeedOwner, CodeTransferNonMember, CodeUserCreatedLimit},
 			Handle: func(r *Req) (any, error) {
-				b, gid, err := bound(r, func(b *groupTransferRequest) int64 { return b.GroupID })
-				if err != nil {
-					return nil, err
-				}
-				return s.groupCall(r, func(a group.Actor) (any, error) {
-					return groupResult{Result: "success", UserID: b.NewOwner}, s.grp.Transfer(r.Ctx, r.App.ID, a, gid, b.NewOwner)
-				})
+				return bodyCall(s, r, func(b *groupTransferRequest) int64 { return b.GroupID },
+					func(a group.Actor, gid int64, b *groupTransferRequest) (any, error) {
+						return groupResult{Result: "success", UserID: b.NewOwner}, s.grp.Transfer(r.Ctx, r.App.ID, a, gid, b.NewOwner)
+					})
 			}},
 		batch("/group/unban", "Lift members' bans (admins)", write,
 			func(r *Req, a group.Actor, gid int64, u []int64) ([]group.Result, error) {

@@ -711,6 +711,18 @@ func TestGroupPermissions(t *testing.T) {
 	if len(ops) != 69 {
 		t.Fatalf("%d operations in the table, want 69", len(ops))
 	}
+	// request builds op's path and body against a fresh fixture group.
+	request := func(t *testing.T, o op) (string, any) {
+		gid, qr := fixture(t)
+		path := o.path
+		if o.query {
+			path = q(path, "group_id", gid, "announcement_id", 1)
+		}
+		if o.body == nil {
+			return path, nil
+		}
+		return path, o.body(gid, qr)
+	}
 	callers := []struct {
 		name string
 		hdr  func() map[string]string
@@ -726,29 +738,13 @@ func TestGroupPermissions(t *testing.T) {
 			for i, c := range callers {
 				// The non-member is out: invited by the fixture (it
 				// has group_confirm on) and not yet answering.
-				gid, qr := fixture(t)
-				path := o.path
-				if o.query {
-					path = q(path, "group_id", gid, "announcement_id", 1)
-				}
-				var body any
-				if o.body != nil {
-					body = o.body(gid, qr)
-				}
+				path, body := request(t, o)
 				r := e.call(o.method, path, c.hdr(), body)
 				if r.Code != o.codes[i] {
 					t.Errorf("%s: code %d %q, want %d", c.name, r.Code, r.Message, o.codes[i])
 				}
 			}
-			gid, qr := fixture(t)
-			path := o.path
-			if o.query {
-				path = q(path, "group_id", gid, "announcement_id", 1)
-			}
-			var body any
-			if o.body != nil {
-				body = o.body(gid, qr)
-			}
+			path, body := request(t, o)
 			e.wantCode(10008, o.method, path, map[string]string{"access-token": other.admin, "user_id": strconv.FormatInt(owner, 10)}, body)
 			e.wantCode(10010, o.method, path, map[string]string{"access-token": e.userToken(mem), "user_id": strconv.FormatInt(owner, 10)}, body)
 		})

@@ -344,38 +344,23 @@ func (s *Service) BlockedList(ctx context.Context, app string, a Actor, gid int6
 
 // SetAdmins adds (or removes) admins among the members (the owner only).
 func (s *Service) SetAdmins(ctx context.Context, app string, a Actor, gid int64, uids []int64, add bool) ([]Result, error) {
-	uids, err := checkUsers(uids)
+	b, err := s.batchRoles(ctx, app, a, gid, uids, RoleOwner)
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.load(ctx, app, gid, a)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.need(RoleOwner); err != nil {
-		return nil, err
-	}
-	member, admin, err := s.st.Memberships(ctx, app, gid, uids)
-	if err != nil {
-		return nil, err
-	}
-	res := make([]Result, len(uids))
-	var ok []int64
-	for i, u := range uids {
+	res, ok := judge(b.uids, func(i int, u int64) (string, Kind) {
 		switch {
-		case u == st.g.Owner:
-			res[i] = fail(u, "the owner")
-		case !member[i]:
-			res[i] = fail(u, "not a member")
-		case add && admin[i]:
-			res[i] = fail(u, "already an admin")
-		case !add && !admin[i]:
-			res[i] = fail(u, "not an admin")
-		default:
-			res[i] = Result{User: u, OK: true}
-			ok = append(ok, u)
+		case u == b.st.g.Owner:
+			return "the owner", ErrBadInput
+		case !b.member[i]:
+			return "not a member", ErrNotMember
+		case add && b.admin[i]:
+			return "already an admin", ErrBadInput
+		case !add && !b.admin[i]:
+			return "not an admin", ErrBadInput
 		}
-	}
+		return "", 0
+	})
 	if len(ok) == 0 {
 		return res, nil
 	}
@@ -398,11 +383,7 @@ func (s *Service) Ban(ctx context.Context, app string, a Actor, gid int64, uids 
 		return nil, err
 	}
 	return s.removeOthers(ctx, app, a, gid, uids, "banned", func(ok []int64) error {
-		vals := map[int64]string{}
-		for _, u := range ok {
-			vals[u] = strconv.FormatInt(end, 10)
-		}
-		if err := s.st.SetMemberValues(ctx, store.GroupBansKey(app, gid), vals); err != nil {
+		if err := s.st.SetMemberValues(ctx, store.GroupBansKey(app, gid), same(ok, strconv.FormatInt(end, 10))); err != nil {
 			return err
 		}
 		s.emit(ctx, app, Notice{Kind: KindMemberBanned, Group: gid, Actor: a.User, Users: ok,
@@ -414,11 +395,7 @@ func (s *Service) Ban(ctx context.Context, app string, a Actor, gid int64, uids 
 // Unban lifts members' bans (admins).
 func (s *Service) Unban(ctx context.Context, app string, a Actor, gid int64, uids []int64) ([]Result, error) {
 	return s.removeOthers(ctx, app, a, gid, uids, "unbanned", func(ok []int64) error {
-		vals := map[int64]string{}
-		for _, u := range ok {
-			vals[u] = ""
-		}
-		if err := s.st.SetMemberValues(ctx, store.GroupBansKey(app, gid), vals); err != nil {
+		if err := s.st.SetMemberValues(ctx, store.GroupBansKey(app, gid), same(ok, "")); err != nil {
 			return err
 		}
 		s.emit(ctx, app, Notice{Kind: KindMemberUnbanned, Group: gid, Actor: a.User, Users: ok})
@@ -430,56 +407,38 @@ func (s *Service) Unban(ctx context.Context, app string, a Actor, gid int64, uid
 // blacklisted member is removed, and no blacklisted user can apply, be
 // invited or join until unblocked.
 func (s *Service) Block(ctx context.Context, app string, a Actor, gid int64, uids []int64) ([]Result, error) {
-	uids, err := checkUsers(uids)
+	b, err := s.batchRoles(ctx, app, a, gid, uids, RoleAdmin)
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.load(ctx, app, gid, a)
+	states, err := s.st.UserStates(ctx, app, b.uids)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.need(RoleAdmin); err != nil {
-		return nil, err
-	}
-	states, err := s.st.UserStates(ctx, app, uids)
+	blocked, err := s.st.MemberValues(ctx, store.GroupBlockedKey(app, gid), b.uids)
 	if err != nil {
 		return nil, err
 	}
-	member, admin, err := s.st.Memberships(ctx, app, gid, uids)
-	if err != nil {
-		return nil, err
-	}
-	blocked, err := s.st.MemberValues(ctx, store.GroupBlockedKey(app, gid), uids)
-	if err != nil {
-		return nil, err
-	}
-	res := make([]Result, len(uids))
-	vals := map[int64]string{}
-	var ok, members []int64
-	now := strconv.FormatInt(s.nowMs(), 10)
-	for i, u := range uids {
+	var members []int64
+	res, ok := judge(b.uids, func(i int, u int64) (string, Kind) {
 		switch {
 		case states[i] == store.UserMissing:
-			res[i] = fail(u, "the user does not exist")
-		case u == st.g.Owner:
-			res[i] = fail(u, "the owner cannot be blacklisted")
+			return "the user does not exist", ErrUserNotFound
+		case u == b.st.g.Owner:
+			return "the owner cannot be blacklisted", ErrNeedOwner
 		case blocked[i] != "":
-			res[i] = fail(u, "already blacklisted")
-		case admin[i] && member[i] && st.role != RoleOwner:
-			res[i] = fail(u, "only the owner may act on an admin")
-		default:
-			res[i] = Result{User: u, OK: true}
-			ok = append(ok, u)
-			vals[u] = now
-			if member[i] {
-				members = append(members, u)
-			}
+			return "already blacklisted", ErrBlacklisted
+		case b.admin[i] && b.member[i] && b.st.role != RoleOwner:
+			return "only the owner may act on an admin", ErrNeedOwner
+		case b.member[i]:
+			members = append(members, u)
 		}
-	}
+		return "", 0
+	})
 	if len(ok) == 0 {
 		return res, nil
 	}
-	if err := s.st.SetMemberValues(ctx, store.GroupBlockedKey(app, gid), vals); err != nil {
+	if err := s.st.SetMemberValues(ctx, store.GroupBlockedKey(app, gid), same(ok, strconv.FormatInt(s.nowMs(), 10))); err != nil {
 		return nil, err
 	}
 	if err := s.st.RemoveMembers(ctx, app, gid, members, false); err != nil {
@@ -491,33 +450,24 @@ func (s *Service) Block(ctx context.Context, app string, a Actor, gid int64, uid
 
 // Unblock takes users off the blacklist (admins).
 func (s *Service) Unblock(ctx context.Context, app string, a Actor, gid int64, uids []int64) ([]Result, error) {
-	uids, err := checkUsers(uids)
+	uids, _, err := s.batch(ctx, app, a, gid, uids, RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.needAdmin(ctx, app, a, gid); err != nil {
 		return nil, err
 	}
 	blocked, err := s.st.MemberValues(ctx, store.GroupBlockedKey(app, gid), uids)
 	if err != nil {
 		return nil, err
 	}
-	res := make([]Result, len(uids))
-	vals := map[int64]string{}
-	var ok []int64
-	for i, u := range uids {
+	res, ok := judge(uids, func(i int, _ int64) (string, Kind) {
 		if blocked[i] == "" {
-			res[i] = fail(u, "not blacklisted")
-			continue
+			return "not blacklisted", ErrBadInput
 		}
-		res[i] = Result{User: u, OK: true}
-		vals[u] = ""
-		ok = append(ok, u)
-	}
+		return "", 0
+	})
 	if len(ok) == 0 {
 		return res, nil
 	}
-	if err := s.st.SetMemberValues(ctx, store.GroupBlockedKey(app, gid), vals); err != nil {
+	if err := s.st.SetMemberValues(ctx, store.GroupBlockedKey(app, gid), same(ok, "")); err != nil {
 		return nil, err
 	}
 	s.emit(ctx, app, Notice{Kind: KindMemberUnblocked, Group: gid, Actor: a.User, Users: ok, To: ok})

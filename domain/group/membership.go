@@ -268,29 +268,23 @@ func (s *Service) HandleInvite(ctx context.Context, app string, a Actor, gid, in
 // Invitation is an invitation as listed.
 type Invitation = store.GroupInvitation
 
-// Invitations lists the invitations to the acting user, by group id,
-// after the group id cursor.
-func (s *Service) Invitations(ctx context.Context, app string, a Actor, after int64, limit int) ([]Invitation, bool, error) {
+// Invitations lists the invitations to the acting user (answered and
+// expired ones with their status), by group id.
+func (s *Service) Invitations(ctx context.Context, app string, a Actor) ([]Invitation, error) {
 	if a.Backend() {
-		return nil, false, refuse(ErrBadInput, "user_id: header required: the invitee lists")
+		return nil, refuse(ErrBadInput, "user_id: header required: the invitee lists")
 	}
 	all, err := store.AllRecords[store.GroupInvitation](ctx, s.st, store.UserGroupInvitesKey(app, a.User))
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	out := make([]Invitation, 0, len(all))
 	for gid, inv := range all {
-		if gid > after {
-			inv.Group = gid
-			out = append(out, inv)
-		}
+		inv.Group = gid
+		out = append(out, inv)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
-	more := len(out) > limit
-	if more {
-		out = out[:limit]
-	}
-	return out, more, nil
+	return out, nil
 }
 
 // Apply asks for membership as the group's apply_approval says: 0 joins at
@@ -474,42 +468,24 @@ func (s *Service) Kick(ctx context.Context, app string, a Actor, gid int64, uids
 	})
 }
 
-// removeOthers checks the actor may act on each member of uids (kick, ban,
-// blacklist) and runs apply on those it may.
+// removeOthers checks the actor may act on each member of uids (kick, ban)
+// and runs apply on those it may.
 func (s *Service) removeOthers(ctx context.Context, app string, a Actor, gid int64, uids []int64, verb string, apply func([]int64) error) ([]Result, error) {
-	uids, err := checkUsers(uids)
+	b, err := s.batchRoles(ctx, app, a, gid, uids, RoleAdmin)
 	if err != nil {
 		return nil, err
 	}
-	st, err := s.load(ctx, app, gid, a)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.need(RoleAdmin); err != nil {
-		return nil, err
-	}
-	member, admin, err := s.st.Memberships(ctx, app, gid, uids)
-	if err != nil {
-		return nil, err
-	}
-	res := make([]Result, len(uids))
-	var ok []int64
-	for i, u := range uids {
+	res, ok := judge(b.uids, func(i int, u int64) (string, Kind) {
 		switch {
-		case u == st.g.Owner:
-			res[i] = fail(u, "the owner cannot be %s", verb)
-			res[i].kind = ErrNeedOwner
-		case !member[i]:
-			res[i] = fail(u, "not a member")
-			res[i].kind = ErrNotMember
-		case admin[i] && st.role != RoleOwner:
-			res[i] = fail(u, "only the owner may act on an admin")
-			res[i].kind = ErrNeedOwner
-		default:
-			res[i] = Result{User: u, OK: true}
-			ok = append(ok, u)
+		case u == b.st.g.Owner:
+			return "the owner cannot be " + verb, ErrNeedOwner
+		case !b.member[i]:
+			return "not a member", ErrNotMember
+		case b.admin[i] && b.st.role != RoleOwner:
+			return "only the owner may act on an admin", ErrNeedOwner
 		}
-	}
+		return "", 0
+	})
 	if len(ok) > 0 {
 		if err := apply(ok); err != nil {
 			return nil, err

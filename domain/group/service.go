@@ -201,3 +201,64 @@ func okUsers(rs []Result) []int64 {
 	}
 	return out
 }
+
+// batch validates a batch of users and loads the group for an actor of at
+// least role min.
+func (s *Service) batch(ctx context.Context, app string, a Actor, gid int64, uids []int64, min Role) ([]int64, *state, error) {
+	uids, err := checkUsers(uids)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := s.load(ctx, app, gid, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	return uids, st, st.need(min)
+}
+
+// roster is a batch with each user's membership and admin role.
+type roster struct {
+	uids          []int64
+	st            *state
+	member, admin []bool
+}
+
+// batchRoles is batch plus the users' membership and admin roles.
+func (s *Service) batchRoles(ctx context.Context, app string, a Actor, gid int64, uids []int64, min Role) (*roster, error) {
+	uids, st, err := s.batch(ctx, app, a, gid, uids, min)
+	if err != nil {
+		return nil, err
+	}
+	member, admin, err := s.st.Memberships(ctx, app, gid, uids)
+	if err != nil {
+		return nil, err
+	}
+	return &roster{uids: uids, st: st, member: member, admin: admin}, nil
+}
+
+// judge decides each user of a batch: why returns a failure reason (and
+// its kind, for single-user callers), or "" for a success. It returns
+// the results in order and the users that succeeded.
+func judge(uids []int64, why func(i int, u int64) (string, Kind)) ([]Result, []int64) {
+	res := make([]Result, len(uids))
+	var ok []int64
+	for i, u := range uids {
+		reason, kind := why(i, u)
+		if reason != "" {
+			res[i] = Result{User: u, Reason: reason, kind: kind}
+			continue
+		}
+		res[i] = Result{User: u, OK: true}
+		ok = append(ok, u)
+	}
+	return res, ok
+}
+
+// same maps each user to v (per-member hash writes; "" deletes).
+func same(uids []int64, v string) map[int64]string {
+	m := make(map[int64]string, len(uids))
+	for _, u := range uids {
+		m[u] = v
+	}
+	return m
+}
