@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 # --- what the suites need
 need_cmd redis-server redis-server # internal/redistest starts its own servers
 need_cc                            # the race detector needs cgo
+need_cmd curl curl                 # admin: seed 000's cURL examples run with the real curl
 
 # --- Go: every package, under the race detector.
 export CGO_ENABLED=1
