@@ -221,7 +221,8 @@ func (s *Service) invite(ctx context.Context, app string, st *state, a Actor, ui
 }
 
 // HandleInvite answers the acting user's invitation into gid (from
-// inviter, or from anyone when inviter is 0).
+// inviter, or from anyone when inviter is 0; an invitation of the app's
+// backend matches any inviter).
 func (s *Service) HandleInvite(ctx context.Context, app string, a Actor, gid, inviter int64, approve bool) error {
 	if a.Backend() {
 		return refuse(ErrBadInput, "user_id: header required: the invitee answers")
@@ -235,7 +236,7 @@ func (s *Service) HandleInvite(ctx context.Context, app string, a Actor, gid, in
 		return refuse(ErrInvitationHandled, "no invitation into group %d", gid)
 	case err != nil:
 		return err
-	case inv.Status != store.ApplicationPending || inv.Expires < now || (inviter != 0 && inviter != inv.Inviter):
+	case inv.Status != store.ApplicationPending || inv.Expires < now || (inviter != 0 && inv.Inviter != 0 && inviter != inv.Inviter):
 		return refuse(ErrInvitationHandled, "the invitation into group %d expired or was answered", gid)
 	}
 	st, err := s.load(ctx, app, gid, Actor{User: inv.Inviter})
