@@ -15,6 +15,7 @@ need_cmd redis-server redis-server # internal/redistest starts its own servers
 need_cc                            # the race detector needs cgo
 need_node                          # sdk/js: the SDK's unit, integration and browser suites
 need_cmd chromium chromium         # sdk/js/test/browser drives the demo in headless Chromium
+need_cmd curl curl                 # admin: seed 000's cURL examples run with the real curl
 
 # --- Go: every package, under the race detector.
 export CGO_ENABLED=1

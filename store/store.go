@@ -207,12 +207,15 @@ func (s *Store) RemoveDevice(ctx context.Context, app string, uid int64, sn int3
 }
 
 // AddGroupMembers adds users to a group, keeping both directions of the
-// membership index. Group management beyond membership comes with the REST API.
+// membership index (and the member list and join points of managed
+// groups) without any of the group rules: the REST API joins through
+// JoinGroup; tests and load tests build groups with this.
 func (s *Store) AddGroupMembers(ctx context.Context, app string, gid int64, uids ...int64) error {
 	return s.changeMembers(ctx, app, gid, uids, true)
 }
 
-// RemoveGroupMembers removes users from a group.
+// RemoveGroupMembers removes users from a group with every per-member
+// entry (see RemoveMembers for the REST API's removal).
 func (s *Store) RemoveGroupMembers(ctx context.Context, app string, gid int64, uids ...int64) error {
 	return s.changeMembers(ctx, app, gid, uids, false)
 }
@@ -221,21 +224,19 @@ func (s *Store) changeMembers(ctx context.Context, app string, gid int64, uids [
 	if len(uids) == 0 {
 		return nil
 	}
-	members := make([]any, len(uids))
-	for i, u := range uids {
-		members[i] = u
-	}
-	op, verb := redis.Pipeliner.SAdd, "add members to"
-	if !add {
-		op, verb = redis.Pipeliner.SRem, "remove members from"
-	}
+	now := time.Now().UnixMilli()
 	pipe := s.rdb.Pipeline()
-	op(pipe, ctx, GroupMembersKey(app, gid), members...)
 	for _, u := range uids {
-		op(pipe, ctx, UserGroupsKey(app, u), gid)
+		if add {
+			queueAddMember(ctx, pipe, app, gid, u, now)
+			pipe.SAdd(ctx, UserGroupsKey(app, u), gid)
+		} else {
+			queueForgetMember(ctx, pipe, app, gid, u)
+			pipe.SRem(ctx, UserGroupsKey(app, u), gid)
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("store: %s group %d: %w", verb, gid, err)
+		return fmt.Errorf("store: change members of group %d: %w", gid, err)
 	}
 	return nil
 }
