@@ -30,3 +30,9 @@ need_cmd() {
 need_cc() {
 	command -v "$(go env CC)" >/dev/null 2>&1 || apt_install gcc libc6-dev
 }
+
+# need_node: Node.js and npm (Debian's), for the browser tests' npm project.
+need_node() {
+	command -v node >/dev/null 2>&1 || apt_install nodejs
+	command -v npm >/dev/null 2>&1 || apt_install npm
+}

@@ -14,8 +14,18 @@ cd "$(dirname "$0")/.."
 need_cmd redis-server redis-server # internal/redistest starts its own servers
 need_cc                            # the race detector needs cgo
 need_cmd promtool prometheus       # deploy/: promtool checks and unit-tests the alert rules
+need_node                          # tests/browser: the console and load-test report in chromium
+need_cmd chromium chromium         # tests/browser: Debian's headless chromium (no browser download)
 
 # --- Go: every package, under the race detector.
 export CGO_ENABLED=1
 echo "--- go test -race ./..."
 go test -race -timeout 15m ./...
+
+# --- Browser: the operator console and the load-test HTML report in
+# headless Debian chromium (puppeteer-core, pinned by package-lock.json).
+echo "--- browser tests (tests/browser)"
+browser_bin="$(mktemp -d)"
+trap 'rm -rf "$browser_bin"' EXIT
+go build -o "$browser_bin/chatgate" ./cmd/chatgate
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && CHATGATE_BIN="$browser_bin/chatgate" npm test)
