@@ -41,16 +41,16 @@ export async function waitFor(what, fn, ms = 30000) {
 
 // startEmbedded runs `chatgate serve` in embedded mode on free ports and
 // returns its addresses and the tokens of its start block.
-export async function startEmbedded(t) {
+export async function startEmbedded(t, args = []) {
   const env = { ...process.env, CHATGATE_GATEWAY_LISTEN: "127.0.0.1:0", CHATGATE_ADMIN_LISTEN: "127.0.0.1:0", CHATGATE_METRICS_LISTEN: "127.0.0.1:0" };
-  const proc = spawn(chatgateBin(), ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(chatgateBin(), ["serve", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "", stderr = "";
   proc.stdout.on("data", (b) => { stdout += b; });
   proc.stderr.on("data", (b) => { stderr += b; });
   t.after(() => stop(proc));
   const field = (label) => { const m = new RegExp("^ " + label + ":\\s+(\\S+)", "m").exec(stdout); return m && m[1]; };
   await waitFor("the embedded start block", () => field("User 2 token") || (proc.exitCode !== null && Promise.reject(new Error("chatgate exited: " + stderr))));
-  return { proc, ws: field("WebSocket URL"), api: field("REST API"), app: field("App id"), admin: field("Admin token"),
+  return { proc, ws: field("WebSocket URL"), api: field("REST API"), ops: field("Operations").replace(/\/metrics$/, ""), app: field("App id"), admin: field("Admin token"),
     user1: field("User 1 token"), user2: field("User 2 token"), logs: () => stderr };
 }
 
