@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,7 +20,7 @@ import (
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/fakepush"
 	"github.com/chatgate/chatgate/internal/redistest"
-	"github.com/chatgate/chatgate/internal/server"
+	"github.com/chatgate/chatgate/internal/servertest"
 	"github.com/chatgate/chatgate/loadtest"
 	"github.com/chatgate/chatgate/protocol"
 )
@@ -252,7 +251,7 @@ func scrapeDriven(t *testing.T, want []string) map[string]string {
 	cfg.Admin.PasswordCost = 4
 	cfg.Router.Partitions = 4
 	cfg.Apps = []config.App{{ID: app, Secret: secret, Name: "deploy test", Push: push}}
-	info := runServer(t, cfg)
+	info := servertest.Run(t, cfg)
 	metricsURL := "http://" + info.MetricsAddr
 
 	// Chat: connects, sends, deliveries, routing, ingress lag sampling.
@@ -409,37 +408,4 @@ func scrape(t *testing.T, url string) map[string]string {
 		}
 	}
 	return fams
-}
-
-// runServer runs cfg in this test binary until the test ends.
-func runServer(t *testing.T, cfg config.Config) server.Info {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan server.Info, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.RunWith(ctx, cfg, slog.New(slog.DiscardHandler), server.Options{
-			Stdout: &bytes.Buffer{}, OnStart: func(i server.Info) { started <- i },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("server did not stop")
-		}
-	})
-	select {
-	case info := <-started:
-		return info
-	case err := <-done:
-		t.Fatalf("server: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-	}
-	return server.Info{}
 }
