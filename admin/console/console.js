@@ -152,15 +152,16 @@ async function openGroup(id) {
     const gid = Number(id);
     const info = await api("GET", "/group/info", { query: { group_id: gid } });
     const members = await api("GET", "/group/member_list", { query: { group_id: gid, limit: 1000 } });
+    const admins = await api("GET", "/group/admin_list", { query: { group_id: gid } });
     group = info;
-    renderGroup(info, Array.isArray(members) ? members : (members.list || []));
+    renderGroup(info, members || [], new Set((admins || []).map((a) => a.user_id)));
   } catch (e) {
     $("#group-view").hidden = true;
     showError("#group-error", e.code === 40404 ? new Error("this server has no group operations") : e);
   }
 }
 
-function renderGroup(g, members) {
+function renderGroup(g, members, admins) {
   $("#group-view").hidden = false;
   $("#group-title").textContent = (g.name || "group") + " (" + g.group_id + ")";
   const skip = new Set(["name", "group_id"]);
@@ -176,9 +177,10 @@ function renderGroup(g, members) {
       openGroup(g.group_id);
     } catch (e) { showError("#group-error", e); }
   };
-  const roleOf = (m) => (m.user_id === g.owner_id || m.user_id === g.owner ? "owner" : (m.role || m.type || "member"));
-  fill($("#group-members tbody"), members.map((m) => el("tr", {},
-    el("td", {}, m.user_id), el("td", {}, m.display_name || ""), el("td", {}, roleOf(m)),
+  const roleOf = (m) => (m.user_id === g.owner_id ? "owner" : admins.has(m.user_id) ? "admin" : "member");
+  const memberBan = (m) => (m.expired_time === -1 ? ", banned" : m.expired_time > Date.now() ? ", banned until " + when(m.expired_time) : "");
+  fill($("#group-members tbody"), members.map((m) => el("tr", { "data-member": m.user_id },
+    el("td", {}, m.user_id), el("td", {}, m.display_name || ""), el("td", {}, roleOf(m) + memberBan(m)),
     el("td", {}, roleOf(m) === "owner" ? "" : el("button", { class: "danger", onclick: () => kickMember(g.group_id, m.user_id) }, "Remove")))));
 }
 
