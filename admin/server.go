@@ -112,6 +112,7 @@ func (s *Server) groups() []func() []*Route {
 		s.userRoutes, s.tokenRoutes,
 		s.rosterRoutes, s.messageRoutes,
 		s.pushRoutes, s.groupRoutes,
+		s.consoleRoutes,
 	}
 }
 
@@ -200,6 +201,9 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 func (s *Server) serve(hc *fasthttp.RequestCtx) {
 	start := time.Now()
 	method, path := string(hc.Method()), string(hc.Path())
+	if s.serveConsole(hc, method, path) {
+		return
+	}
 	if path == openAPIPath && method == fasthttp.MethodGet {
 		hc.SetContentType("application/json")
 		hc.SetBody(s.openapi)

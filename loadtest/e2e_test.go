@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/redistest"
 	"github.com/chatgate/chatgate/internal/server"
+	"github.com/chatgate/chatgate/internal/servertest"
 )
 
 const (
@@ -37,35 +37,7 @@ func startServer(t *testing.T, redisAddr, node string, roles ...string) server.I
 // its addresses once every listener is bound.
 func runServer(t *testing.T, cfg config.Config) server.Info {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan server.Info, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.RunWith(ctx, cfg, slog.New(slog.DiscardHandler), server.Options{
-			Stdout:  &bytes.Buffer{},
-			OnStart: func(i server.Info) { started <- i },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server %s: %v", cfg.Node, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("server %s did not stop", cfg.Node)
-		}
-	})
-	select {
-	case info := <-started:
-		return info
-	case err := <-done:
-		t.Fatalf("server %s: %v", cfg.Node, err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server %s did not start", cfg.Node)
-	}
-	return server.Info{}
+	return servertest.Run(t, cfg)
 }
 
 // cluster starts two gateways (the first also routes) on one real Redis

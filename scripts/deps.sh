@@ -31,8 +31,8 @@ need_cc() {
 	command -v "$(go env CC)" >/dev/null 2>&1 || apt_install gcc libc6-dev
 }
 
-# need_node: Node.js and npm for the JavaScript SDK's suites (sdk/js), from
-# Debian when missing.
+# need_node: Node.js and npm (Debian's when missing), for the npm projects
+# sdk/js and tests/browser.
 need_node() {
 	command -v node >/dev/null 2>&1 || apt_install nodejs
 	command -v npm >/dev/null 2>&1 || apt_install npm

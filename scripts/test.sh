@@ -16,6 +16,7 @@ need_cc                            # the race detector needs cgo
 need_node                          # sdk/js: the SDK's unit, integration and browser suites
 need_cmd chromium chromium         # sdk/js/test/browser drives the demo in headless Chromium
 need_cmd curl curl                 # admin: seed 000's cURL examples run with the real curl
+need_cmd promtool prometheus       # deploy/: promtool checks and unit-tests the alert rules
 
 # --- Go: every package, under the race detector.
 export CGO_ENABLED=1
@@ -28,3 +29,11 @@ go test -race -timeout 15m ./...
 echo "--- sdk/js: npm ci && npm test"
 export PUPPETEER_SKIP_DOWNLOAD=1
 (cd sdk/js && npm ci --no-audit --no-fund && npm test)
+
+# --- Browser: the operator console and the load-test HTML report in
+# headless Debian chromium (puppeteer-core, pinned by package-lock.json).
+echo "--- browser tests (tests/browser)"
+browser_bin="$(mktemp -d)"
+trap 'rm -rf "$browser_bin"' EXIT
+go build -o "$browser_bin/chatgate" ./cmd/chatgate
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && CHATGATE_BIN="$browser_bin/chatgate" npm test)

@@ -55,6 +55,7 @@ func commands() []command {
 		{name: "token", summary: "mint an admin or user access token", run: runToken, usage: usageOf(tokenFlags)},
 		{name: "loadtest", summary: "load-test gateways with real clients; a ledger proves nothing was lost", run: runLoadtest, usage: loadtestUsage},
 		{name: "fakepush", summary: "run a fake APNs + FCM for trying push out and benchmarks", run: runFakepush, usage: usageOf(fakepushFlags)},
+		{name: "probe", summary: "GET a health URL, exit non-zero unless it answers 2xx (container health checks)", run: runProbe, usage: usageOf(probeFlags)},
 		{name: "version", summary: "print the version", run: runVersion, usage: usageOf(versionFlags)},
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -16,12 +17,14 @@ import (
 
 type serveOpts struct {
 	config string
+	check  bool
 }
 
 func serveFlags(w io.Writer) (*flag.FlagSet, *serveOpts) {
 	o := &serveOpts{}
-	fs := newFlagSet("serve", "[-config file]", w)
+	fs := newFlagSet("serve", "[-config file] [-check]", w)
 	fs.StringVar(&o.config, "config", "", "YAML configuration file (default $CHATGATE_CONFIG; none: defaults, embedded mode)")
+	fs.BoolVar(&o.check, "check", false, "only check the configuration (file and CHATGATE_* variables), print the roles it runs, and exit")
 	return fs, o
 }
 
@@ -40,6 +43,14 @@ func runServe(ctx context.Context, args []string, std stdio) error {
 	log, err := server.NewLogger(cfg.Log, std.stderr)
 	if err != nil {
 		return err
+	}
+	if o.check {
+		roles, err := server.Check(cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(std.stdout, "configuration ok: roles %s\n", strings.Join(roles, ", "))
+		return nil
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -153,7 +153,11 @@ type Log struct {
 type App struct {
 	ID     string `yaml:"id"`
 	Secret string `yaml:"secret"`
-	Name   string `yaml:"name"`
+	// SecretFile names a file holding the secret instead (surrounding
+	// white space ignored), e.g. a mounted Kubernetes Secret, so that the
+	// rest of the file can live in a ConfigMap. Load reads it into Secret.
+	SecretFile string `yaml:"secret_file"`
+	Name       string `yaml:"name"`
 	// Push holds the app's APNs / FCM credentials (docs/push.md).
 	Push AppPush `yaml:"push"`
 	// Groups overrides the groups section for this app: a zero field
@@ -464,6 +468,9 @@ func Load(path string, env []string) (Config, error) {
 	if err := applyEnv(&cfg, env); err != nil {
 		return cfg, err
 	}
+	if err := readSecretFiles(cfg.Apps); err != nil {
+		return cfg, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
@@ -750,4 +757,23 @@ func (c PushCertificate) missing() string {
 		}
 	}
 	return ""
+}
+
+// readSecretFiles sets the Secret of each app that names a SecretFile.
+func readSecretFiles(apps []App) error {
+	for i := range apps {
+		a := &apps[i]
+		if a.SecretFile == "" {
+			continue
+		}
+		if a.Secret != "" {
+			return fmt.Errorf("config: apps: %s: set secret or secret_file, not both", a.ID)
+		}
+		b, err := os.ReadFile(a.SecretFile)
+		if err != nil {
+			return fmt.Errorf("config: apps: %s: secret_file: %w", a.ID, err)
+		}
+		a.Secret = strings.TrimSpace(string(b))
+	}
+	return nil
 }

@@ -215,6 +215,9 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 	}
 
 	reg := newRegistry(conn.rdb, opts.Version)
+	if rs.router {
+		reg.MustRegister(partitionsGauge(cfg.Router.Partitions))
+	}
 
 	// Listeners are bound before anything runs, so that a port in use
 	// fails the start instead of leaving a half-started process.
@@ -326,7 +329,7 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 	return run(ctx, runParts{
 		cfg: cfg, log: log, opts: opts, node: node, roles: rs.names(),
 		conn: conn, gw: gw, rt: rt, api: api, pw: pw, lease: lease, h: h, reg: reg,
-		gwLn: gwLn, opsLn: opsLn, adminLn: adminLn, dev: dev,
+		gwLn: gwLn, opsLn: opsLn, adminLn: adminLn, dev: dev, st: st,
 	})
 }
 
@@ -350,6 +353,7 @@ type runParts struct {
 	// adminLn is the REST API listener; nil without the admin role.
 	adminLn net.Listener
 	dev     *DevApp
+	st      *store.Store
 }
 
 // run starts every goroutine and runs the ordered shutdown. Each role gets
@@ -469,6 +473,10 @@ func run(ctx context.Context, p runParts) error {
 			ErrorLog:          errLog,
 		}, p.opsLn)
 	}
+
+	status := &statusPublisher{st: p.st, gather: p.reg, node: p.node, roles: p.roles, version: p.opts.Version,
+		started: time.Now(), every: statusInterval, log: log}
+	g.Go(func() error { status.run(gctx); return nil })
 
 	// The ordered shutdown: it runs when ctx ends or when any goroutine
 	// above fails (errgroup cancels gctx with the first error).
