@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 # --- what the suites need
 need_cmd redis-server redis-server # internal/redistest starts its own servers
 need_cc                            # the race detector needs cgo
+need_versitygw                     # internal/s3test starts a real S3-compatible server
 
 # --- Go: every package, under the race detector.
 export CGO_ENABLED=1
