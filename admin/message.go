@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chatgate/chatgate/files"
 	"github.com/chatgate/chatgate/internal/bus"
 	"github.com/chatgate/chatgate/protocol"
 	"github.com/chatgate/chatgate/store"
@@ -222,6 +223,13 @@ func (s *Server) sendMessage(r *Req, w *sendWaiter, notify bool) (any, error) {
 			snd.CMID = "tx-" + strconv.FormatInt(req.TransactionID, 10) + "-" + kind + strconv.FormatInt(t, 10)
 		}
 		sends[i] = snd
+	}
+	if req.Attachment != "" && s.deps.Files != nil {
+		// Before the send: once a message names the file, it must never
+		// be removed as an orphan.
+		if err := s.deps.Files.Referenced(r.Ctx, r.App.ID, files.AttachmentURL(req.Attachment)); err != nil {
+			return nil, err
+		}
 	}
 	answers, err := s.routeSends(r, w, sends)
 	if err != nil {

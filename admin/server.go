@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/chatgate/chatgate/files"
 	"github.com/chatgate/chatgate/internal/auth"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/store"
@@ -40,6 +41,9 @@ type Deps struct {
 	PushPartitions int
 	// Push configures /push/notify (request_id and task retention).
 	Push config.Push
+	// Files serves the /file and /group/file operations and runs the
+	// file cleaner; nil: those operations are not served.
+	Files *files.Service
 }
 
 // Server is the REST API of one process.
@@ -96,7 +100,7 @@ func (s *Server) groups() []func() []*Route {
 	return []func() []*Route{
 		s.userRoutes, s.tokenRoutes,
 		s.rosterRoutes, s.messageRoutes,
-		s.pushRoutes,
+		s.pushRoutes, s.fileRoutes,
 	}
 }
 

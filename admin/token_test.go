@@ -134,7 +134,7 @@ func TestLanyingOperationsCovered(t *testing.T) {
 		}
 		n++
 	}
-	if n != 102 {
-		t.Fatalf("%d operations listed, want 102 (user 64, token 3, roster 22, message 10, push 3)", n)
+	if n != 115 {
+		t.Fatalf("%d operations listed, want 115 (user 64, token 3, roster 22, message 10, push 3, file 6, group file 7)", n)
 	}
 }

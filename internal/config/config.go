@@ -42,6 +42,7 @@ type Config struct {
 	Push    Push    `yaml:"push"`
 	Metrics Metrics `yaml:"metrics"`
 	Log     Log     `yaml:"log"`
+	Files   Files   `yaml:"files"`
 	// Apps are created (or updated) in the store at start.
 	Apps []App `yaml:"apps"`
 	// DevApp is the app the embedded mode creates and prints an admin
@@ -295,6 +296,7 @@ func Default() Config {
 		Metrics: Metrics{Listen: "127.0.0.1:9090"},
 		Log:     Log{Level: "info", Format: "text"},
 		DevApp:  "demo",
+		Files:   defaultFiles(),
 	}
 }
 
@@ -380,6 +382,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: store.retention must be at least 1m")
 	}
 	if err := c.Push.validate(); err != nil {
+		return err
+	}
+	if err := c.Files.validate(); err != nil {
 		return err
 	}
 	for _, a := range c.Apps {

@@ -273,11 +273,31 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 		log.Info("id node number leased", "id_node", lease.Node)
 	}
 
+	var fp *fileParts
+	if rs.admin || rs.gateway {
+		var gwAddr, adminAddr string
+		if gwLn != nil {
+			gwAddr = gwLn.Addr().String()
+		}
+		if adminLn != nil {
+			adminAddr = adminLn.Addr().String()
+		}
+		if fp, err = openFiles(cfg, st, conn.embedded, gwAddr, adminAddr, reg, roleLog); err != nil {
+			if lease != nil {
+				releaseLease(lease, log)
+			}
+			closeListeners()
+			return err
+		}
+		defer fp.close()
+	}
+
 	var api *admin.Server
 	if rs.admin {
 		api, err = admin.New(cfg.Admin, admin.Deps{
 			Store: st, Log: roleLog, Metrics: reg, Now: time.Now, Node: node,
 			Partitions: cfg.Router.Partitions, PushPartitions: cfg.Router.PushPartitions, Push: cfg.Push,
+			Files: fp.svc,
 		})
 		if err != nil {
 			if lease != nil {
@@ -319,7 +339,7 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 	return run(ctx, runParts{
 		cfg: cfg, log: log, opts: opts, node: node, roles: rs.names(),
 		conn: conn, gw: gw, rt: rt, api: api, pw: pw, lease: lease, h: h, reg: reg,
-		gwLn: gwLn, opsLn: opsLn, adminLn: adminLn, dev: dev,
+		gwLn: gwLn, opsLn: opsLn, adminLn: adminLn, dev: dev, files: fp,
 	})
 }
 
@@ -343,6 +363,8 @@ type runParts struct {
 	// adminLn is the REST API listener; nil without the admin role.
 	adminLn net.Listener
 	dev     *DevApp
+	// files is the file storage; nil without the admin and gateway roles.
+	files *fileParts
 }
 
 // run starts every goroutine and runs the ordered shutdown. Each role gets
@@ -426,6 +448,11 @@ func run(ctx context.Context, p runParts) error {
 		gwDone = runRole(config.RoleGateway, gwCtx, p.gw.Run)
 		mux := http.NewServeMux()
 		mux.Handle(p.cfg.Gateway.Path, p.gw.Handler())
+		if p.files != nil && p.files.handler != nil {
+			// The local backend's signed URLs: client-facing, net/http,
+			// and streamed both ways (no body is buffered whole).
+			mux.Handle(filesPath+"/", p.files.handler)
+		}
 		serve("gateway", &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
