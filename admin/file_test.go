@@ -11,11 +11,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/chatgate/chatgate/client"
 	"github.com/chatgate/chatgate/objstore/upload"
+	"github.com/chatgate/chatgate/protocol"
 	"github.com/chatgate/chatgate/store"
 )
 
@@ -385,5 +388,52 @@ func TestGroupFiles(t *testing.T) {
 	n, err := e.rdb.ZCard(context.Background(), store.FilesDoomedKey(e.app)).Result()
 	if err != nil || n != 1 {
 		t.Fatalf("scheduled removals %d %v", n, err)
+	}
+}
+
+// TestFileMessageEndToEnd: a client asks for an upload URL, uploads, sends
+// a file message over its socket; the other client receives it and
+// downloads the same bytes with its own token.
+func TestFileMessageEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	a, b := rosUser(t, e, "ea", 0), rosUser(t, e, "eb", 0)
+	ca, cb := msgDial(t, e, a, 1), msgDial(t, e, b, 1)
+	path := t.TempDir() + "/report.pdf"
+	data := bytes.Repeat([]byte("%PDF chatgate "), 30_000)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fm, err := client.UploadFile(ctx, client.API{BaseURL: e.base, AppID: e.app, Token: e.userToken(a)}, b, 0, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fm.Type != "file" || fm.Attachment.FLen != int64(len(data)) || fm.Attachment.DName != "report.pdf" {
+		t.Fatalf("file message %+v", fm)
+	}
+	if _, err := ca.Send(ctx, fm.Outgoing(b, 0)); err != nil {
+		t.Fatal(err)
+	}
+	m := msgNext(t, cb)
+	var att protocol.Attachment
+	if err := json.Unmarshal([]byte(m.Attachment), &att); err != nil || m.Type != "file" || m.From != a {
+		t.Fatalf("received %+v (%v)", m, err)
+	}
+	var got bytes.Buffer
+	if _, err := client.Download(ctx, client.API{AppID: e.app, Token: e.userToken(b)}, att.URL, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("downloaded %d bytes, differ", got.Len())
+	}
+	// The message references the file: it is no orphan any more.
+	if _, err := e.rdb.ZScore(ctx, store.FilesPendingKey(e.app), mustQuery(t, att.URL, "file_sign")).Result(); err == nil {
+		t.Fatal("sent file still queued as an orphan")
+	}
+	// A third user's token cannot download it.
+	c := rosUser(t, e, "ec", 0)
+	if _, err := client.Download(ctx, client.API{AppID: e.app, Token: e.userToken(c)}, att.URL, io.Discard); err == nil {
+		t.Fatal("a stranger downloaded the file")
 	}
 }

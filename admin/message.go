@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/chatgate/chatgate/files"
 	"github.com/chatgate/chatgate/internal/bus"
 	"github.com/chatgate/chatgate/protocol"
 	"github.com/chatgate/chatgate/store"
@@ -227,7 +226,7 @@ func (s *Server) sendMessage(r *Req, w *sendWaiter, notify bool) (any, error) {
 	if req.Attachment != "" && s.deps.Files != nil {
 		// Before the send: once a message names the file, it must never
 		// be removed as an orphan.
-		if err := s.deps.Files.Referenced(r.Ctx, r.App.ID, files.AttachmentURL(req.Attachment)); err != nil {
+		if err := s.deps.Files.Referenced(r.Ctx, r.App.ID, protocol.AttachmentURL(req.Attachment)); err != nil {
 			return nil, err
 		}
 	}

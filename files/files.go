@@ -320,19 +320,3 @@ func (s *Service) Referenced(ctx context.Context, app string, urls ...string) er
 	}
 	return s.d.Store.MarkFilesUsed(ctx, app, keys...)
 }
-
-// AttachmentURL returns the "url" member of a message attachment (a JSON
-// object in a string), or "".
-func AttachmentURL(attachment string) string {
-	const key = `"url"`
-	if !strings.Contains(attachment, key) {
-		return ""
-	}
-	var a struct {
-		URL string `json:"url"`
-	}
-	if err := jsonUnmarshal(attachment, &a); err != nil {
-		return ""
-	}
-	return a.URL
-}

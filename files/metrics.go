@@ -1,8 +1,6 @@
 package files
 
 import (
-	"encoding/json"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -42,5 +40,3 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
-
-func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

@@ -110,6 +110,11 @@ func openFiles(cfg config.Config, st *store.Store, embedded bool, gwAddr, adminA
 	return parts, nil
 }
 
+// referenced is the gateway's FileReferenced hook.
+func (p *fileParts) referenced(ctx context.Context, app, url string) error {
+	return p.svc.Referenced(ctx, app, url)
+}
+
 func firstNonEmpty(a, b string) string {
 	if a != "" {
 		return a

@@ -238,10 +238,27 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 		}
 	}
 
+	var fp *fileParts
+	if rs.admin || rs.gateway {
+		var gwAddr, adminAddr string
+		if gwLn != nil {
+			gwAddr = gwLn.Addr().String()
+		}
+		if adminLn != nil {
+			adminAddr = adminLn.Addr().String()
+		}
+		if fp, err = openFiles(cfg, st, conn.embedded, gwAddr, adminAddr, reg, roleLog); err != nil {
+			closeListeners()
+			return err
+		}
+		defer fp.close()
+	}
+
 	var gw *gateway.Gateway
 	if rs.gateway {
 		gw, err = gateway.New(cfg.Gateway, node, cfg.Router.Partitions, gateway.Deps{
 			Store: st, Log: roleLog, Metrics: reg, Now: time.Now,
+			FileReferenced: fp.referenced,
 		})
 		if err != nil {
 			closeListeners()
@@ -271,25 +288,6 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 			return fmt.Errorf("server: router: %w", err)
 		}
 		log.Info("id node number leased", "id_node", lease.Node)
-	}
-
-	var fp *fileParts
-	if rs.admin || rs.gateway {
-		var gwAddr, adminAddr string
-		if gwLn != nil {
-			gwAddr = gwLn.Addr().String()
-		}
-		if adminLn != nil {
-			adminAddr = adminLn.Addr().String()
-		}
-		if fp, err = openFiles(cfg, st, conn.embedded, gwAddr, adminAddr, reg, roleLog); err != nil {
-			if lease != nil {
-				releaseLease(lease, log)
-			}
-			closeListeners()
-			return err
-		}
-		defer fp.close()
 	}
 
 	var api *admin.Server
