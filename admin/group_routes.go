@@ -159,7 +159,17 @@ func (s *Server) groupRoutes() []*Route {
 		byQuery(both("POST", "DELETE"), "/group/destroy", "Dissolve the group (the owner)", AccessToken, []Param{gq}, nil,
 			[]int{CodeGroupNotFound, CodeNeedOwner},
 			func(r *Req, a group.Actor, gid int64) (any, error) {
-				return nil, s.grp.Destroy(r.Ctx, r.App.ID, a, gid)
+				if err := s.grp.Destroy(r.Ctx, r.App.ID, a, gid); err != nil {
+					return nil, err
+				}
+				if s.deps.Files != nil {
+					// After the destroy, whose checks decide who may: the
+					// group's files are scheduled for removal.
+					if err := s.deps.Files.GroupDestroyed(r.Ctx, r.App.ID, gid); err != nil {
+						return nil, err
+					}
+				}
+				return nil, nil
 			}),
 		{Methods: both("POST", "PUT"), Path: "/group/display_name", Group: "group", Access: AccessUser,
 			Summary: "Set the acting member's display name in the group", Body: groupValueRequest{}, Errors: read,

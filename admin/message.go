@@ -223,6 +223,13 @@ func (s *Server) sendMessage(r *Req, w *sendWaiter, notify bool) (any, error) {
 		}
 		sends[i] = snd
 	}
+	if req.Attachment != "" && s.deps.Files != nil {
+		// Before the send: once a message names the file, it must never
+		// be removed as an orphan.
+		if err := s.deps.Files.Referenced(r.Ctx, r.App.ID, protocol.AttachmentURL(req.Attachment)); err != nil {
+			return nil, err
+		}
+	}
 	answers, err := s.routeSends(r, w, sends)
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/chatgate/chatgate/domain/group"
+	"github.com/chatgate/chatgate/files"
 	"github.com/chatgate/chatgate/internal/auth"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/store"
@@ -46,6 +47,9 @@ type Deps struct {
 	GroupNotifier group.Notifier
 	// GroupLimits returns an app's group limits. Nil: group.DefaultLimits.
 	GroupLimits func(app string) group.Limits
+	// Files serves the /file and /group/file operations and runs the
+	// file cleaner; nil: those operations are not served.
+	Files *files.Service
 }
 
 // Server is the REST API of one process.
@@ -111,7 +115,7 @@ func (s *Server) groups() []func() []*Route {
 	return []func() []*Route{
 		s.userRoutes, s.tokenRoutes,
 		s.rosterRoutes, s.messageRoutes,
-		s.pushRoutes, s.groupRoutes,
+		s.pushRoutes, s.groupRoutes, s.fileRoutes,
 		s.consoleRoutes,
 	}
 }

@@ -134,7 +134,7 @@ func TestLanyingOperationsCovered(t *testing.T) {
 		}
 		n++
 	}
-	if n != 171 {
-		t.Fatalf("%d operations listed, want 171 (user 64, token 3, roster 22, message 10, push 3, group 69)", n)
+	if n != 184 {
+		t.Fatalf("%d operations listed, want 184 (user 64, token 3, roster 22, message 10, push 3, group 69, file 6, group file 7)", n)
 	}
 }

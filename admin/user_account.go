@@ -343,6 +343,12 @@ func (u *users) delete(r *Req) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if u.s.deps.Files != nil {
+		// Before the delete, which drops the index of the user's files.
+		if err := u.s.deps.Files.UserDeleted(r.Ctx, r.App.ID, uid); err != nil {
+			return nil, err
+		}
+	}
 	err = u.s.st.DeleteUser(r.Ctx, r.App.ID, uid, u.s.cfg.UserTokenTTL, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, Errf(CodeUserNotFound, "user %d does not exist", uid)

@@ -131,6 +131,10 @@ func (u *users) write(r *Req, uid int64, kv map[string]string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return Errf(CodeUserNotFound, "user %d does not exist", uid)
 	}
+	if av, ok := kv[store.FieldAvatar]; ok && err == nil && av != "" && u.s.deps.Files != nil {
+		// The uploaded avatar is referenced now: no longer an orphan.
+		err = u.s.deps.Files.Referenced(r.Ctx, r.App.ID, av)
+	}
 	return err
 }
 

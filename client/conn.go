@@ -95,6 +95,9 @@ type Outgoing struct {
 	Type    string // "text" when empty
 	Content string
 	Ext     string
+	// Attachment is the file of an image, audio, video or file message
+	// (see UploadFile and protocol.Attachment): a JSON object in a string.
+	Attachment string
 }
 
 // Ack is the server's acknowledgement of a send: the message is durable.
@@ -356,7 +359,7 @@ func (c *Conn) Send(ctx context.Context, m Outgoing) (Ack, error) {
 	}
 	f := &protocol.Frame{
 		T: protocol.TypeSend, CMID: m.CMID, ToUser: m.ToUser, ToGroup: m.ToGroup,
-		Type: m.Type, Content: m.Content, Ext: m.Ext,
+		Type: m.Type, Content: m.Content, Ext: m.Ext, Attachment: m.Attachment,
 	}
 	r, err := c.request(ctx, f)
 	if err != nil {

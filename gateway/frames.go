@@ -98,7 +98,17 @@ func (c *conn) handleSend(f *protocol.Frame) {
 	s := bus.Send{
 		App: c.app, From: c.user, FromDev: c.dev, Node: g.node, Conn: c.id, Rid: f.Rid,
 		CMID: f.CMID, ToUser: f.ToUser, ToGroup: f.ToGroup, Type: f.Type, Content: f.Content, Ext: f.Ext,
-		TS: now.UnixMilli(),
+		Attachment: f.Attachment, TS: now.UnixMilli(),
+	}
+	if f.Attachment != "" && g.fileReferenced != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+		err := g.fileReferenced(ctx, c.app, protocol.AttachmentURL(f.Attachment))
+		cancel()
+		if err != nil {
+			g.log.Warn("marking an attachment referenced failed", "conn", c.id, "err", err)
+			c.sendErr(f.Rid, protocol.CodeUnavailable, "cannot record the attachment; retry later")
+			return
+		}
 	}
 	vals, err := bus.Encode(&s)
 	if err != nil {

@@ -48,6 +48,11 @@ type Deps struct {
 	// it. It runs on the delivery reader with the connection table locked:
 	// it must be fast and must not call back into the gateway.
 	DropDelivery func(app string, user int64, device int32, msg []byte) bool
+
+	// FileReferenced, when set, is told the attachment URL of each send
+	// that carries one, before the send is queued (package files takes the
+	// uploaded file off its orphan queue). An error refuses the send.
+	FileReferenced func(ctx context.Context, app, url string) error
 }
 
 // redisTimeout bounds every Redis round trip made on behalf of one client
@@ -68,6 +73,8 @@ type Gateway struct {
 	readBlock  time.Duration // XREAD BLOCK of the delivery reader
 	// dropDelivery is Deps.DropDelivery: nil except in fault-injection tests.
 	dropDelivery func(app string, user int64, device int32, msg []byte) bool
+	// fileReferenced is Deps.FileReferenced.
+	fileReferenced func(ctx context.Context, app, url string) error
 
 	// Buffers only busy connections hold: frames being read, batches being
 	// written.
@@ -136,6 +143,7 @@ func New(cfg config.Gateway, node string, partitions int, deps Deps) (*Gateway, 
 		users:      make(map[string]map[int64][]*conn),
 	}
 	g.dropDelivery = deps.DropDelivery
+	g.fileReferenced = deps.FileReferenced
 	g.readBufs.New = newReadBuf
 	g.batchBufs.New = newBatchBuf
 	return g, nil

@@ -362,7 +362,7 @@ func (f *Frame) validateSend(lim Limits) *Error {
 		return Errorf(CodeMissingField, `"type" is required`)
 	case !IsMessageType(f.Type):
 		return Errorf(CodeBadValue, fmt.Sprintf("unknown message type %q", truncate(f.Type, MaxTypeBytes)))
-	case f.Content == "" && f.Type != "command":
+	case f.Content == "" && f.Type != "command" && !(f.Attachment != "" && IsFileType(f.Type)):
 		return Errorf(CodeMissingField, `"content" is required`)
 	case len(f.Content) > lim.MaxContentBytes:
 		return Errorf(CodeBadValue, fmt.Sprintf(`"content" is over %d bytes`, lim.MaxContentBytes))
@@ -370,6 +370,9 @@ func (f *Frame) validateSend(lim Limits) *Error {
 		return Errorf(CodeBadValue, fmt.Sprintf(`"ext" is over %d bytes`, lim.MaxExtBytes))
 	case !utf8.ValidString(f.Content) || !utf8.ValidString(f.Ext):
 		return Errorf(CodeBadValue, `"content" and "ext" must be UTF-8`)
+	}
+	if f.Attachment != "" {
+		return validAttachment(f.Attachment)
 	}
 	return nil
 }

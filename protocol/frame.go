@@ -69,6 +69,9 @@ type Frame struct {
 	Type    string `json:"type,omitempty"`
 	Content string `json:"content,omitempty"`
 	Ext     string `json:"ext,omitempty"`
+	// Attachment is the file of an image, audio, video or file message: a
+	// JSON object in a string (PROTOCOL.md "Attachments").
+	Attachment string `json:"attachment,omitempty"`
 
 	// dack, sync, ack
 	ID    ID  `json:"id,omitempty"`

@@ -37,3 +37,15 @@ need_node() {
 	command -v node >/dev/null 2>&1 || apt_install nodejs
 	command -v npm >/dev/null 2>&1 || apt_install npm
 }
+
+# need_versitygw: the S3-compatible server internal/s3test starts (the
+# Versity S3 gateway, built from the Go module proxy into GOPATH/bin; a few
+# minutes the first time, nothing afterwards). Keep the version in step with
+# internal/s3test.Version.
+need_versitygw() {
+	local bin
+	bin="$(go env GOPATH)/bin/versitygw"
+	command -v versitygw >/dev/null 2>&1 || [ -x "$bin" ] && return 0
+	echo "--- installing versitygw (go install)"
+	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+}

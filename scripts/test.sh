@@ -17,6 +17,7 @@ need_node                          # sdk/js: the SDK's unit, integration and bro
 need_cmd chromium chromium         # sdk/js/test/browser drives the demo in headless Chromium
 need_cmd curl curl                 # admin: seed 000's cURL examples run with the real curl
 need_cmd promtool prometheus       # deploy/: promtool checks and unit-tests the alert rules
+need_versitygw                     # internal/s3test starts a real S3-compatible server
 
 # --- Go: every package, under the race detector.
 export CGO_ENABLED=1

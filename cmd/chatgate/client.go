@@ -30,6 +30,7 @@ type clientOpts struct {
 	send     string
 	msgType  string
 	timeout  time.Duration
+	api      string
 }
 
 func clientFlags(w io.Writer) (*flag.FlagSet, *clientOpts) {
@@ -45,6 +46,7 @@ func clientFlags(w io.Writer) (*flag.FlagSet, *clientOpts) {
 	fs.StringVar(&o.send, "send", "", "send this one message to the target, print the ack and exit")
 	fs.StringVar(&o.msgType, "type", "text", "message type of what is sent")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "with -send: how long to wait for the connection and the ack")
+	fs.StringVar(&o.api, "api", "http://127.0.0.1:8081", "REST API URL, for /file uploads")
 	return fs, o
 }
 
@@ -110,7 +112,8 @@ func runClient(ctx context.Context, args []string, std stdio) error {
 	if o.send != "" {
 		return sendOnce(ctx, cfg, to, o, std)
 	}
-	return interactive(ctx, client.SessionConfig{Config: cfg, URLs: urls}, to, o.msgType, std)
+	api := client.API{BaseURL: o.api, AppID: o.app, Token: o.token}
+	return interactive(ctx, client.SessionConfig{Config: cfg, URLs: urls}, to, o.msgType, api, std)
 }
 
 // sendOnce is the scripting mode: one connection, one message, the ack.
@@ -144,7 +147,7 @@ func (p *printer) printf(format string, args ...any) {
 
 // interactive runs a Session: it syncs what this device missed, prints
 // every message, sends every typed line and reconnects on its own.
-func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgType string, std stdio) error {
+func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgType string, api client.API, std stdio) error {
 	out := &printer{w: std.stdout}
 	info := &printer{w: std.stderr}
 	cfg.OnConnect = func(h *protocol.Hello) {
@@ -210,6 +213,10 @@ func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgTy
 			if line == "" {
 				continue
 			}
+			if path, ok := strings.CutPrefix(line, "/file "); ok {
+				sendFile(ctx, sess, api, to, strings.TrimSpace(path), info)
+				continue
+			}
 			if strings.HasPrefix(line, "/") {
 				quit, err := slashCommand(line, &to, info)
 				if err != nil {
@@ -244,7 +251,7 @@ func slashCommand(line string, to *target, info *printer) (quit bool, err error)
 	case "/quit", "/exit":
 		return true, nil
 	case "/help":
-		info.printf("* /to-user N    send to user N from now on\n* /to-group G   send to group G from now on\n* /quit         leave (so does Ctrl-D)\n")
+		info.printf("* /to-user N    send to user N from now on\n* /to-group G   send to group G from now on\n* /file PATH    upload a file (through -api) and send it\n* /quit         leave (so does Ctrl-D)\n")
 		return false, nil
 	case "/to-user", "/to-group":
 		if len(fields) != 2 {
@@ -272,8 +279,31 @@ func formatMessage(m *protocol.Message) string {
 	if m.Type != "" && m.Type != "text" {
 		content = "(" + m.Type + ") " + content
 	}
+	if u := protocol.AttachmentURL(m.Attachment); u != "" {
+		content = strings.TrimSpace(content + " " + u)
+	}
 	// One message, one line: a multi-line message must not look like
 	// several.
 	content = strings.ReplaceAll(content, "\n", `\n`)
 	return fmt.Sprintf("[%s] from %d: %s", m.Conv, m.From, content)
+}
+
+// sendFile uploads the file at path through the REST API and sends it as
+// a file message; it reports what happened on info.
+func sendFile(ctx context.Context, sess *client.Session, api client.API, to target, path string, info *printer) {
+	if !to.set() {
+		info.printf("* no target: start with -to-user N or -to-group G, or type /to-user N\n")
+		return
+	}
+	fm, err := client.UploadFile(ctx, api, to.user, to.group, path)
+	if err != nil {
+		info.printf("* not uploaded: %v\n", err)
+		return
+	}
+	ack, err := sess.Send(ctx, fm.Outgoing(to.user, to.group))
+	if err != nil {
+		info.printf("* uploaded but not sent: %v\n", err)
+		return
+	}
+	info.printf("* sent %s (%d bytes) to %s (id %s): %s\n", fm.Attachment.DName, fm.Attachment.FLen, to, ack.ID, fm.Attachment.URL)
 }

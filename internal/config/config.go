@@ -44,6 +44,7 @@ type Config struct {
 	Groups  Groups  `yaml:"groups"`
 	Metrics Metrics `yaml:"metrics"`
 	Log     Log     `yaml:"log"`
+	Files   Files   `yaml:"files"`
 	// Apps are created (or updated) in the store at start.
 	Apps []App `yaml:"apps"`
 	// DevApp is the app the embedded mode creates and prints an admin
@@ -447,6 +448,7 @@ func Default() Config {
 		Metrics: Metrics{Listen: "127.0.0.1:9090"},
 		Log:     Log{Level: "info", Format: "text"},
 		DevApp:  "demo",
+		Files:   defaultFiles(),
 	}
 }
 
@@ -542,6 +544,9 @@ func (c Config) Validate() error {
 	}
 	if c.Groups.InvitationTTL < time.Minute || c.Groups.ApplicationTTL < time.Minute || c.Groups.QRCodeTTL < time.Minute {
 		return fmt.Errorf("config: groups: invitation_ttl, application_ttl and qrcode_ttl must be at least 1m")
+	}
+	if err := c.Files.validate(); err != nil {
+		return err
 	}
 	for _, a := range c.Apps {
 		if err := a.Groups.validate("apps: " + a.ID + ": groups"); err != nil {

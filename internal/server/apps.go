@@ -201,6 +201,15 @@ func printDevBlock(w io.Writer, info Info, path, clientCmd string) {
 		fmt.Fprintln(&b, " and send user 2 a message from user 1 as the backend (it shows up in user 2's client):")
 		fmt.Fprintln(&b)
 		fmt.Fprintf(&b, "   curl -X POST '%s/message/send' -H 'Content-Type: application/json' -H 'app_id: %s' -H 'access-token: %s' -d '{\"from_user_id\": 1, \"targets\": [2], \"type\": 1, \"content_type\": 0, \"content\": \"hello from the REST API\"}'\n", api, d.App, d.AdminToken)
+
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, " Files: upload an avatar for user 1 (ask for an upload URL, PUT the file to its")
+		fmt.Fprintln(&b, " upload_url, then set the avatar to its download_url). In the terminal client,")
+		fmt.Fprintln(&b, " /file PATH uploads and sends a file.")
+		fmt.Fprintln(&b)
+		fmt.Fprintf(&b, "   curl '%s/file/upload/avatar/user' -H 'app_id: %s' -H 'access-token: %s'\n", api, d.App, d.UserTokens[1])
+		fmt.Fprintln(&b, "   curl -X PUT --data-binary @avatar.png '<upload_url of the answer>'")
+		fmt.Fprintf(&b, "   curl -X POST '%s/user/avatar' -H 'Content-Type: application/json' -H 'app_id: %s' -H 'access-token: %s' -d '{\"avatar\": \"<download_url of the answer>\"}'\n", api, d.App, d.UserTokens[1])
 	}
 	fmt.Fprintln(&b, rule)
 	_, _ = io.WriteString(w, b.String())

@@ -3,7 +3,9 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,24 +55,44 @@ func TestDevUsers(t *testing.T) {
 		t.Skip("no curl on this machine")
 	}
 	var ran int
+	// The avatar upload's commands use the URLs of the first one's answer,
+	// and a file avatar.png in the current directory.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "avatar.png"), []byte("\x89PNG not really"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var urls struct {
+		Upload   string `json:"upload_url"`
+		Download string `json:"download_url"`
+	}
 	for _, line := range strings.Split(out, "\n") {
 		cmd := strings.TrimSpace(line)
 		if !strings.HasPrefix(cmd, "curl ") {
 			continue
 		}
-		got, err := exec.Command("sh", "-c", cmd+" -sS").Output()
+		cmd = strings.ReplaceAll(cmd, "<upload_url of the answer>", urls.Upload)
+		cmd = strings.ReplaceAll(cmd, "<download_url of the answer>", urls.Download)
+		c := exec.Command("sh", "-c", cmd+" -sS")
+		c.Dir = dir
+		got, err := c.Output()
 		if err != nil {
 			t.Fatalf("%s: %v", cmd, err)
 		}
 		var env struct {
-			Code int `json:"code"`
+			Code int             `json:"code"`
+			Data json.RawMessage `json:"data"`
 		}
 		if err := json.Unmarshal(got, &env); err != nil || env.Code != 200 {
 			t.Fatalf("%s\nanswered %s", cmd, got)
 		}
+		if strings.Contains(cmd, "/file/upload/avatar/user") {
+			if err := json.Unmarshal(env.Data, &urls); err != nil || urls.Upload == "" {
+				t.Fatalf("upload answer %s", got)
+			}
+		}
 		ran++
 	}
-	if ran != 3 {
-		t.Fatalf("%d curl commands in the dev block, want 3:\n%s", ran, out)
+	if ran != 6 {
+		t.Fatalf("%d curl commands in the dev block, want 6:\n%s", ran, out)
 	}
 }

@@ -247,10 +247,27 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 		}
 	}
 
+	var fp *fileParts
+	if rs.admin || rs.gateway {
+		var gwAddr, adminAddr string
+		if gwLn != nil {
+			gwAddr = gwLn.Addr().String()
+		}
+		if adminLn != nil {
+			adminAddr = adminLn.Addr().String()
+		}
+		if fp, err = openFiles(cfg, st, conn.embedded, gwAddr, adminAddr, reg, roleLog); err != nil {
+			closeListeners()
+			return err
+		}
+		defer fp.close()
+	}
+
 	var gw *gateway.Gateway
 	if rs.gateway {
 		gw, err = gateway.New(cfg.Gateway, node, cfg.Router.Partitions, gateway.Deps{
 			Store: st, Log: roleLog, Metrics: reg, Now: time.Now,
+			FileReferenced: fp.referenced,
 		})
 		if err != nil {
 			closeListeners()
@@ -288,6 +305,7 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 			Store: st, Log: roleLog, Metrics: reg, Now: time.Now, Node: node,
 			Partitions: cfg.Router.Partitions, PushPartitions: cfg.Router.PushPartitions, Push: cfg.Push,
 			GroupNotifier: opts.GroupNotifier, GroupLimits: func(app string) group.Limits { return groupLimits(cfg.GroupLimits(app)) },
+			Files: fp.svc,
 		})
 		if err != nil {
 			if lease != nil {
@@ -329,7 +347,7 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 	return run(ctx, runParts{
 		cfg: cfg, log: log, opts: opts, node: node, roles: rs.names(),
 		conn: conn, gw: gw, rt: rt, api: api, pw: pw, lease: lease, h: h, reg: reg,
-		gwLn: gwLn, opsLn: opsLn, adminLn: adminLn, dev: dev, st: st,
+		gwLn: gwLn, opsLn: opsLn, adminLn: adminLn, dev: dev, st: st, files: fp,
 	})
 }
 
@@ -354,6 +372,8 @@ type runParts struct {
 	adminLn net.Listener
 	dev     *DevApp
 	st      *store.Store
+	// files is the file storage; nil without the admin and gateway roles.
+	files *fileParts
 }
 
 // run starts every goroutine and runs the ordered shutdown. Each role gets
@@ -439,6 +459,11 @@ func run(ctx context.Context, p runParts) error {
 		mux.Handle(p.cfg.Gateway.Path, p.gw.Handler())
 		if p.adminLn != nil && (p.cfg.Gateway.Demo || p.dev != nil) {
 			mux.Handle(webdemo.Prefix, webdemo.Handler(demoConfig(p), dialable(p.adminLn.Addr().String()), log, p.reg))
+		}
+		if p.files != nil && p.files.handler != nil {
+			// The local backend's signed URLs: client-facing, net/http,
+			// and streamed both ways (no body is buffered whole).
+			mux.Handle(filesPath+"/", p.files.handler)
 		}
 		serve("gateway", &http.Server{
 			Handler:           mux,
