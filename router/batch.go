@@ -57,6 +57,9 @@ const (
 	writeChunkBytes = 8 << 20 // payload bytes per write pipeline
 	batchMaxItems   = 1024    // items per delivery stream entry
 	batchMaxBytes   = 1 << 20 // payload bytes per delivery stream entry, unless one item is larger
+	// maxNoticeTo bounds a notice's extra recipients (a destroyed group's
+	// former members); the REST API splits larger sets.
+	maxNoticeTo = 20000
 	// deliveryStreamTTL lets the delivery stream of a dead gateway vanish.
 	deliveryStreamTTL = 10 * time.Minute
 )
@@ -256,20 +259,30 @@ func (b *batcher) decode(msgs []redis.XMessage) {
 // checkSend catches entries no gateway should have written; routing them
 // could write keys of an app that does not exist.
 func checkSend(s *bus.Send) string {
+	notice := s.Kind == bus.SendNotice
 	switch {
 	case !protocol.ValidAppID(s.App):
 		return "bad app id"
-	case s.Kind != "" && s.Kind != bus.SendRecall && s.Kind != bus.SendRead:
+	case s.Kind != "" && s.Kind != bus.SendRecall && s.Kind != bus.SendRead && !notice:
 		return "unknown kind"
-	case s.From < 0 || (s.From == 0 && (!s.Admin || s.Kind != "")):
+	case s.From < 0 || (s.From == 0 && (!s.Admin || (s.Kind != "" && !notice))):
 		// Only the REST API's admin sends come from the system sender 0.
 		return "bad sender"
+	case notice && s.From != 0:
+		return "notices come from the system sender"
+	case notice && (s.Notice == nil || !protocol.ValidNoticeKind(s.Notice.Kind)):
+		return "a notice needs a kind of 1 to 64 characters a-z, 0-9 and _"
+	case notice && len(s.To) > maxNoticeTo:
+		return "too many notice recipients"
+	case !notice && len(s.To) > 0:
+		return "only notices have extra recipients"
 	case s.ToUser < 0 || s.ToGroup < 0 || (s.ToUser != 0 && s.ToGroup != 0):
 		return "exactly one positive recipient (to_user or to_group) is required"
-	case s.Kind == "" && s.ToUser == 0 && s.ToGroup == 0:
-		// Events may name the system conversation u:0:<from> (neither).
+	case (s.Kind == "" || notice) && s.ToUser == 0 && s.ToGroup == 0:
+		// Recalls and read receipts may name the system conversation
+		// u:0:<from> (neither).
 		return "exactly one positive recipient (to_user or to_group) is required"
-	case s.Kind != "" && s.Ref <= 0:
+	case s.Kind != "" && !notice && s.Ref <= 0:
 		return "a recall or read receipt names no message"
 	}
 	return ""
@@ -313,6 +326,20 @@ func (b *batcher) queueUser(ctx context.Context, pipe redis.Pipeliner, app strin
 	return true
 }
 
+// queueUsers queues the lookups of users on *pipe, executing it and
+// starting another whenever it holds lookupChunk users.
+func (b *batcher) queueUsers(ctx context.Context, pipe *redis.Pipeliner, app string, users []int64) error {
+	for _, u := range users {
+		if b.queueUser(ctx, *pipe, app, u) && (*pipe).Len() >= 2*lookupChunk {
+			if err := execPipe(ctx, *pipe); err != nil {
+				return err
+			}
+			*pipe = b.r.rdb.Pipeline()
+		}
+	}
+	return nil
+}
+
 func (b *batcher) readRound(ctx context.Context) error {
 	r := b.r
 	pipe := r.rdb.Pipeline()
@@ -330,7 +357,7 @@ func (b *batcher) readRound(ctx context.Context) error {
 			e.idem = r.st.QueueReserveIdem(ctx, pipe, s.App, s.From, s.FromDev, s.CMID, e.id)
 		}
 		e.blocked, e.ref, e.mark, e.target = nil, nil, nil, nil
-		if s.Kind != "" {
+		if s.Kind == bus.SendRecall || s.Kind == bus.SendRead {
 			conv := protocol.ConvID(s.From, s.ToUser, s.ToGroup)
 			e.ref = r.st.QueueGetBody(ctx, pipe, s.App, conv, s.Ref)
 			if s.Kind == bus.SendRead {
@@ -387,7 +414,7 @@ func (b *batcher) readRound(ctx context.Context) error {
 			}
 			b.seen[k] = i
 		}
-		if s.Kind != "" {
+		if s.Kind == bus.SendRecall || s.Kind == bus.SendRead {
 			if err := b.resolveRef(e); err != nil {
 				return err
 			}
@@ -399,6 +426,13 @@ func (b *batcher) readRound(ctx context.Context) error {
 					b.queueUser(ctx, pipe, s.App, a)
 				}
 				continue
+			}
+		}
+		if s.Kind == bus.SendNotice {
+			// Notices are the system's: no membership or blacklist check.
+			// Their extra recipients' routes are read with the members'.
+			if err := b.queueUsers(ctx, &pipe, s.App, s.To); err != nil {
+				return err
 			}
 		}
 		if s.ToGroup == 0 {
@@ -429,13 +463,8 @@ func (b *batcher) readRound(ctx context.Context) error {
 			e.reason = "not a member of group " + strconv.FormatInt(s.ToGroup, 10)
 			continue
 		}
-		for _, u := range g.members {
-			if b.queueUser(ctx, pipe, s.App, u) && pipe.Len() >= 2*lookupChunk {
-				if err := execPipe(ctx, pipe); err != nil {
-					return err
-				}
-				pipe = r.rdb.Pipeline()
-			}
+		if err := b.queueUsers(ctx, &pipe, s.App, g.members); err != nil {
+			return err
 		}
 	}
 	if pipe.Len() > 0 {
@@ -490,6 +519,8 @@ func (b *batcher) writeRound(ctx context.Context) error {
 				err = b.routeRecall(ctx, e)
 			case bus.SendRead:
 				err = b.routeRead(ctx, e)
+			case bus.SendNotice:
+				err = b.routeNotice(ctx, e)
 			default:
 				err = b.routeMessage(ctx, e)
 			}
@@ -597,6 +628,8 @@ func (b *batcher) recipients(e *entry) []int64 {
 			return []int64{a}
 		}
 		return nil
+	case s.Kind == bus.SendNotice && s.ToGroup != 0:
+		return noticeRecipients(b.groups[groupKey{s.App, s.ToGroup}].members, s.To)
 	case s.ToGroup != 0:
 		return b.groups[groupKey{s.App, s.ToGroup}].members
 	case s.ToUser > 0:
