@@ -61,6 +61,7 @@ func UserKeys(app string, uid int64) []string {
 		FriendsKey(app, uid), FriendAttrsKey(app, uid), ExFriendsKey(app, uid), BlockedKey(app, uid),
 		ApplicationsKey(app, uid), ApplicationAttrsKey(app, uid), RosterVersionKey(app, uid),
 		ConvsKey(app, uid), ReadMarksKey(app, uid),
+		UserOwnedGroupsKey(app, uid), UserGroupInvitesKey(app, uid),
 	}
 }
 

@@ -482,7 +482,7 @@ func (s *Store) DeleteUser(ctx context.Context, app string, uid int64, tokenTTL 
 		pipe.SRem(ctx, AliasKey(app, u.Alias), uid)
 	}
 	for _, g := range parseIDs(groups) {
-		pipe.SRem(ctx, GroupMembersKey(app, g), uid)
+		queueForgetMember(ctx, pipe, app, g, uid)
 	}
 	for _, f := range parseIDs(friends) {
 		pipe.ZRem(ctx, FriendsKey(app, f), lexID(uid))
