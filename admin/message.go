@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chatgate/chatgate/domain/group"
 	"github.com/chatgate/chatgate/internal/bus"
 	"github.com/chatgate/chatgate/protocol"
 	"github.com/chatgate/chatgate/store"
@@ -100,6 +101,9 @@ func (s *Server) messageRoutes() []*Route {
 	if s.deps.Node != "" && s.st != nil {
 		w = newSendWaiter(s.st.Redis(), s.deps.Node, s.log)
 		s.background = append(s.background, w.run)
+		s.notices = routerNotifier{s: s, w: w}
+	} else {
+		s.notices = group.LogNotifier{Log: s.log}
 	}
 	sendErrors := []int{CodeBlocked, CodeGroupNotFound, CodeNotGroupMember, CodeDuplicateRequest, CodeUnavailable, CodeUserDisabled, CodeUserNotFound}
 	return []*Route{

@@ -10,6 +10,7 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	notices  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -23,9 +24,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "REST API request handling time, by operation path.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"path"}),
+		notices: newNoticeCounter(),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.latency} {
+		for _, c := range []prometheus.Collector{m.requests, m.latency, m.notices} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
+	"github.com/chatgate/chatgate/domain/group"
 	"github.com/chatgate/chatgate/internal/auth"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/store"
@@ -58,6 +59,9 @@ type Server struct {
 	// stream reader that answers REST sends).
 	background []func(context.Context) error
 	ready      func() bool
+	// notices delivers group and roster notices (notify.go); set with the
+	// message routes.
+	notices group.Notifier
 }
 
 // New builds the REST API.
