@@ -18,7 +18,9 @@ func TestRosterNotices(t *testing.T) {
 	bob := msgDial(t, e, b, 1)
 	alice := msgDial(t, e, a, 1)
 
-	wantNotice := func(conn interface{ Messages() <-chan *protocol.Message }, m *protocol.Message, kind string, to, actor int64) {
+	wantNotice := func(conn interface {
+		Messages() <-chan *protocol.Message
+	}, m *protocol.Message, kind string, to, actor int64) {
 		t.Helper()
 		if m.Type != protocol.EventNotice || m.Notice == nil || m.Notice.Kind != kind || m.Notice.Actor != actor ||
 			m.From != 0 || m.Conv != protocol.ConvID(0, to, 0) || !slices.Equal(m.Notice.Users, []int64{actor}) {
