@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chatgate/chatgate/domain/group"
 	"github.com/chatgate/chatgate/internal/auth"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/redistest"
@@ -30,6 +31,11 @@ import (
 var shared struct {
 	info  server.Info
 	redis string
+	// notices records the group notices of every app (the process's
+	// GroupNotifier).
+	notices *noticeLog
+	// limitsApp is an app declared with small group limits.
+	limitsApp string
 }
 
 // appSeq numbers the apps of the tests in this process.
@@ -65,6 +71,11 @@ func runMain(m *testing.M) int {
 	cfg.Admin.RateLimit = 0
 	// bcrypt at the production cost takes ~0.6 s per hash under -race.
 	cfg.Admin.PasswordCost = 4
+	shared.notices = &noticeLog{m: map[string][]group.Notice{}}
+	shared.limitsApp = fmt.Sprintf("glim%d", time.Now().UnixNano()%1e9)
+	cfg.Apps = append(cfg.Apps, config.App{ID: shared.limitsApp, Secret: limitsSecret, Groups: config.Groups{
+		MaxMembers: 4, MaxCreatedPerUser: 2, MaxJoinedPerUser: 2, MaxGroupsPerApp: 3, MaxKicks: 2,
+	}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logs := &lockedWriter{}
@@ -72,7 +83,7 @@ func runMain(m *testing.M) int {
 	started := make(chan server.Info, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- server.RunWith(ctx, cfg, log, server.Options{Stdout: io.Discard, OnStart: func(i server.Info) { started <- i }})
+		done <- server.RunWith(ctx, cfg, log, server.Options{Stdout: io.Discard, GroupNotifier: shared.notices, OnStart: func(i server.Info) { started <- i }})
 	}()
 	select {
 	case shared.info = <-started:
@@ -111,12 +122,21 @@ type env struct {
 // newEnv creates a fresh app on the shared server.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvFor(t, fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e9, appSeq.Add(1)), "test-secret-of-at-least-16-bytes")
+}
+
+// limitsSecret is the secret of shared.limitsApp.
+const limitsSecret = "limits-secret-of-at-least-16-bytes"
+
+// newEnvFor is newEnv for a given app id and secret.
+func newEnvFor(t *testing.T, app, secret string) *env {
+	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: shared.redis})
 	t.Cleanup(func() { rdb.Close() })
 	e := &env{
 		t: t, base: "http://" + shared.info.AdminAddr, gw: "ws://" + shared.info.GatewayAddr + "/ws",
-		app:    fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e9, appSeq.Add(1)),
-		secret: "test-secret-of-at-least-16-bytes",
+		app:    app,
+		secret: secret,
 		st:     store.New(rdb, store.Options{}), rdb: rdb,
 		hc: &http.Client{Timeout: 15 * time.Second},
 	}
@@ -160,6 +180,17 @@ func (r resp) into(t *testing.T, v any) {
 // out). body is JSON-encoded unless it is a string or []byte.
 func (e *env) call(method, path string, hdr map[string]string, body any) resp {
 	e.t.Helper()
+	status, raw := e.callRaw(method, path, hdr, body)
+	out := resp{HTTP: status}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		e.t.Fatalf("%s %s: HTTP %d, body not an envelope: %q", method, path, status, raw)
+	}
+	return out
+}
+
+// callRaw is call answering the HTTP status and the raw body.
+func (e *env) callRaw(method, path string, hdr map[string]string, body any) (int, []byte) {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -195,11 +226,7 @@ func (e *env) call(method, path string, hdr map[string]string, body any) resp {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	out := resp{HTTP: res.StatusCode}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		e.t.Fatalf("%s %s: HTTP %d, body not an envelope: %q", method, path, res.StatusCode, raw)
-	}
-	return out
+	return res.StatusCode, raw
 }
 
 // ok is call that fails the test unless the envelope code is 200.
@@ -248,4 +275,26 @@ func readAll(t *testing.T, r io.Reader) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// noticeLog is a recording group.Notifier, by app.
+type noticeLog struct {
+	mu sync.Mutex
+	m  map[string][]group.Notice
+}
+
+func (l *noticeLog) Notify(_ context.Context, app string, n group.Notice) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m[app] = append(l.m[app], n)
+	return nil
+}
+
+// notices returns and forgets the notices of the env's app so far.
+func (e *env) notices() []group.Notice {
+	shared.notices.mu.Lock()
+	defer shared.notices.mu.Unlock()
+	out := shared.notices.m[e.app]
+	delete(shared.notices.m, e.app)
+	return out
 }

@@ -52,6 +52,11 @@ func operation(rt *Route, method string) map[string]any {
 			map[string]any{"name": "access-token", "in": "header", "required": true, "schema": map[string]any{"type": "string"}},
 			map[string]any{"name": "user_id", "in": "header", "required": false, "schema": map[string]any{"type": "integer", "format": "int64"},
 				"description": "With an admin token: act as this user. With a user token: must be the token's user or absent."})
+		if rt.Group == "group" && rt.Body != nil {
+			params = append(params, map[string]any{"name": "group_id", "in": "header", "required": false,
+				"schema":      map[string]any{"type": "integer", "format": "int64"},
+				"description": "With an admin token: the group, when the body has no group_id."})
+		}
 	}
 	for _, p := range rt.Query {
 		params = append(params, map[string]any{

@@ -18,6 +18,9 @@ type Page struct {
 	Cursor string
 	// Version changes whenever the listed collection changes.
 	Version int64
+	// Total is the size of the whole list, for the operations whose
+	// answer has one (the /group lists); nil: no total in the envelope.
+	Total *int64
 }
 
 type pageEnvelope struct {
@@ -25,11 +28,12 @@ type pageEnvelope struct {
 	Data    any    `json:"data"`
 	Cursor  string `json:"cursor,omitempty"`
 	Version int64  `json:"version"`
+	Total   *int64 `json:"total,omitempty"`
 }
 
 func writePage(hc *fasthttp.RequestCtx, p *Page) {
 	hc.SetContentType("application/json; charset=utf-8")
-	b, err := json.Marshal(pageEnvelope{Code: CodeOK, Data: p.Data, Cursor: p.Cursor, Version: p.Version})
+	b, err := json.Marshal(pageEnvelope{Code: CodeOK, Data: p.Data, Cursor: p.Cursor, Version: p.Version, Total: p.Total})
 	if err != nil {
 		b = []byte(`{"code":20000,"message":"server error: cannot encode the result"}`)
 	}

@@ -1,5 +1,5 @@
 // Package admin owns chatgate's server REST API: the operations of the
-// Lanying IM server API (users, tokens, rosters, messages, push) on
+// Lanying IM server API (users, tokens, rosters, messages, push, groups) on
 // fasthttp, with Lanying's paths, headers (app_id, access-token, user_id),
 // {code, data, message} envelope and error codes, plus the OpenAPI document
 // of what chatgate implements. docs/api.md is the reference.
@@ -41,6 +41,11 @@ type Deps struct {
 	PushPartitions int
 	// Push configures /push/notify (request_id and task retention).
 	Push config.Push
+	// GroupNotifier receives the notices of the /group operations. Nil:
+	// group.LogNotifier, which only logs them (clients learn nothing).
+	GroupNotifier group.Notifier
+	// GroupLimits returns an app's group limits. Nil: group.DefaultLimits.
+	GroupLimits func(app string) group.Limits
 }
 
 // Server is the REST API of one process.
@@ -54,6 +59,7 @@ type Server struct {
 	openapi []byte
 	apps    appCache
 	limits  limiters
+	grp     *group.Service
 	metrics *metrics
 	// background loops that live as long as Run (e.g. the delivery
 	// stream reader that answers REST sends).
@@ -77,6 +83,9 @@ func New(cfg config.Admin, deps Deps) (*Server, error) {
 		apps:   appCache{ttl: cfg.AppCacheTTL, m: map[string]appEntry{}},
 		limits: limiters{rps: cfg.RateLimit, burst: cfg.RateBurst, m: map[string]*rate.Limiter{}},
 	}
+	s.grp = group.NewService(group.Deps{
+		Store: deps.Store, Notifier: deps.GroupNotifier, Limits: deps.GroupLimits, Now: deps.Now, Log: s.log,
+	})
 	var all []*Route
 	for _, group := range s.groups() {
 		all = append(all, group()...)
@@ -100,7 +109,7 @@ func (s *Server) groups() []func() []*Route {
 	return []func() []*Route{
 		s.userRoutes, s.tokenRoutes,
 		s.rosterRoutes, s.messageRoutes,
-		s.pushRoutes,
+		s.pushRoutes, s.groupRoutes,
 	}
 }
 

@@ -628,3 +628,28 @@ func (s *Store) GroupReaders(ctx context.Context, app string, gid, id int64) ([]
 	}
 	return out, nil
 }
+
+// Invitees reads, in one round trip, whether each user exists (and is not
+// disabled) and whether it wants to confirm group invitations
+// (group_confirm).
+func (s *Store) Invitees(ctx context.Context, app string, uids []int64) ([]UserState, []bool, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(uids))
+	for i, u := range uids {
+		cmds[i] = pipe.HMGet(ctx, UserKey(app, u), "created", "disabled", "group_confirm")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) && len(uids) > 0 {
+		return nil, nil, fmt.Errorf("store: invitees: %w", err)
+	}
+	states := make([]UserState, len(uids))
+	confirm := make([]bool, len(uids))
+	for i := range uids {
+		v := cmds[i].Val()
+		if len(v) < 3 {
+			continue
+		}
+		states[i] = userState(v[:2])
+		confirm[i] = v[2] == "1"
+	}
+	return states, confirm, nil
+}

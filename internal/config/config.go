@@ -40,6 +40,7 @@ type Config struct {
 	Store   Store   `yaml:"store"`
 	Admin   Admin   `yaml:"admin"`
 	Push    Push    `yaml:"push"`
+	Groups  Groups  `yaml:"groups"`
 	Metrics Metrics `yaml:"metrics"`
 	Log     Log     `yaml:"log"`
 	// Apps are created (or updated) in the store at start.
@@ -150,6 +151,73 @@ type App struct {
 	Name   string `yaml:"name"`
 	// Push holds the app's APNs / FCM credentials (docs/push.md).
 	Push AppPush `yaml:"push"`
+	// Groups overrides the groups section for this app: a zero field
+	// inherits it, -1 means no limit.
+	Groups Groups `yaml:"groups"`
+}
+
+// Groups are the group limits of every app (docs/configuration.md); an
+// app's own groups section overrides them field by field. 0 means no limit.
+type Groups struct {
+	// MaxMembers caps one group's members (20010); a new group's capacity.
+	MaxMembers int64 `yaml:"max_members"`
+	// MaxCreatedPerUser caps the groups one user owns (20008).
+	MaxCreatedPerUser int64 `yaml:"max_created_per_user"`
+	// MaxJoinedPerUser caps the groups one user is in (20009).
+	MaxJoinedPerUser int64 `yaml:"max_joined_per_user"`
+	// MaxGroupsPerApp caps an app's live groups (20007).
+	MaxGroupsPerApp int64 `yaml:"max_groups_per_app"`
+	// MaxKicks is how many kicks from one group a user takes before it can
+	// no longer join that group (20016).
+	MaxKicks int64 `yaml:"max_kicks"`
+	// InvitationTTL, ApplicationTTL and QRCodeTTL are how long an
+	// invitation, an application and a QR code stay valid.
+	InvitationTTL  time.Duration `yaml:"invitation_ttl"`
+	ApplicationTTL time.Duration `yaml:"application_ttl"`
+	QRCodeTTL      time.Duration `yaml:"qrcode_ttl"`
+}
+
+// GroupLimits returns the group limits of app: the groups section with the
+// app's own overrides (-1 there: no limit).
+func (c Config) GroupLimits(app string) Groups {
+	g := c.Groups
+	for _, a := range c.Apps {
+		if a.ID != app {
+			continue
+		}
+		for _, f := range []struct{ dst, src *int64 }{
+			{&g.MaxMembers, &a.Groups.MaxMembers}, {&g.MaxCreatedPerUser, &a.Groups.MaxCreatedPerUser},
+			{&g.MaxJoinedPerUser, &a.Groups.MaxJoinedPerUser}, {&g.MaxGroupsPerApp, &a.Groups.MaxGroupsPerApp},
+			{&g.MaxKicks, &a.Groups.MaxKicks},
+		} {
+			switch {
+			case *f.src < 0:
+				*f.dst = 0
+			case *f.src > 0:
+				*f.dst = *f.src
+			}
+		}
+		for _, f := range []struct{ dst, src *time.Duration }{
+			{&g.InvitationTTL, &a.Groups.InvitationTTL}, {&g.ApplicationTTL, &a.Groups.ApplicationTTL}, {&g.QRCodeTTL, &a.Groups.QRCodeTTL},
+		} {
+			if *f.src > 0 {
+				*f.dst = *f.src
+			}
+		}
+	}
+	return g
+}
+
+func (g Groups) validate(where string) error {
+	for _, n := range []int64{g.MaxMembers, g.MaxCreatedPerUser, g.MaxJoinedPerUser, g.MaxGroupsPerApp, g.MaxKicks} {
+		if n < -1 {
+			return fmt.Errorf("config: %s: group limits must be >= 0 (-1 in an app: no limit)", where)
+		}
+	}
+	if g.InvitationTTL < 0 || g.ApplicationTTL < 0 || g.QRCodeTTL < 0 {
+		return fmt.Errorf("config: %s: invitation_ttl, application_ttl and qrcode_ttl must not be negative", where)
+	}
+	return nil
 }
 
 // Push configures the push worker role (docs/push.md).
@@ -292,6 +360,10 @@ func Default() Config {
 			RequestIDTTL:     24 * time.Hour,
 			TimeZone:         "UTC",
 		},
+		Groups: Groups{
+			MaxMembers: 10_000, MaxCreatedPerUser: 100, MaxJoinedPerUser: 1000, MaxGroupsPerApp: 0, MaxKicks: 10,
+			InvitationTTL: 7 * 24 * time.Hour, ApplicationTTL: 7 * 24 * time.Hour, QRCodeTTL: 7 * 24 * time.Hour,
+		},
 		Metrics: Metrics{Listen: "127.0.0.1:9090"},
 		Log:     Log{Level: "info", Format: "text"},
 		DevApp:  "demo",
@@ -382,7 +454,16 @@ func (c Config) Validate() error {
 	if err := c.Push.validate(); err != nil {
 		return err
 	}
+	if err := c.Groups.validate("groups"); err != nil {
+		return err
+	}
+	if c.Groups.InvitationTTL < time.Minute || c.Groups.ApplicationTTL < time.Minute || c.Groups.QRCodeTTL < time.Minute {
+		return fmt.Errorf("config: groups: invitation_ttl, application_ttl and qrcode_ttl must be at least 1m")
+	}
 	for _, a := range c.Apps {
+		if err := a.Groups.validate("apps: " + a.ID + ": groups"); err != nil {
+			return err
+		}
 		if !protocol.ValidAppID(a.ID) {
 			return fmt.Errorf("config: apps: bad app id %q", a.ID)
 		}

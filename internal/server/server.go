@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chatgate/chatgate/admin"
+	"github.com/chatgate/chatgate/domain/group"
 	"github.com/chatgate/chatgate/gateway"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/internal/ids"
@@ -55,6 +56,10 @@ type Options struct {
 	// OnStart, if set, is called once every listener is bound and every
 	// role runs. Tests use it to learn the addresses of ":0" listeners.
 	OnStart func(Info)
+	// GroupNotifier, if set, receives the REST API's group notices instead
+	// of the default (group.LogNotifier: logged at debug level only, until
+	// the message path's notifier is wired here). Tests record with it.
+	GroupNotifier group.Notifier
 
 	// idLeaseTTL overrides idLeaseTTL, so that tests can lose a lease in
 	// seconds.
@@ -278,6 +283,7 @@ func RunWith(ctx context.Context, cfg config.Config, log *slog.Logger, opts Opti
 		api, err = admin.New(cfg.Admin, admin.Deps{
 			Store: st, Log: roleLog, Metrics: reg, Now: time.Now, Node: node,
 			Partitions: cfg.Router.Partitions, PushPartitions: cfg.Router.PushPartitions, Push: cfg.Push,
+			GroupNotifier: opts.GroupNotifier, GroupLimits: func(app string) group.Limits { return groupLimits(cfg.GroupLimits(app)) },
 		})
 		if err != nil {
 			if lease != nil {
