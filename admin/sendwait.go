@@ -178,6 +178,16 @@ func answerError(d *bus.Delivery) *Error {
 		code = CodeBlocked
 	case protocol.CodeNotGroupMember:
 		code = CodeNotGroupMember
+	case protocol.CodeGroupNotFound:
+		code = CodeGroupNotFound
+	case protocol.CodeMemberMuted:
+		// A banned member lacks a member's right to speak.
+		code = CodeNeedMember
+	case protocol.CodeGroupMuted:
+		// ban_all: only admins may speak.
+		code = CodeNeedAdmin
+	case protocol.CodeGroupBlacklist:
+		code = CodeGroupBlacklisted
 	case protocol.CodeMessageNotFound:
 		code = CodeMessageNotFound
 	case protocol.CodeForbidden:

@@ -98,7 +98,7 @@ func (c *conn) handleSend(f *protocol.Frame) {
 	s := bus.Send{
 		App: c.app, From: c.user, FromDev: c.dev, Node: g.node, Conn: c.id, Rid: f.Rid,
 		CMID: f.CMID, ToUser: f.ToUser, ToGroup: f.ToGroup, Type: f.Type, Content: f.Content, Ext: f.Ext,
-		TS: now.UnixMilli(),
+		TS: now.UnixMilli(), Mentions: f.Mentions,
 	}
 	vals, err := bus.Encode(&s)
 	if err != nil {

@@ -69,6 +69,8 @@ type Frame struct {
 	Type    string `json:"type,omitempty"`
 	Content string `json:"content,omitempty"`
 	Ext     string `json:"ext,omitempty"`
+	// Mentions are the users a group message mentions (send to_group only).
+	Mentions *Mentions `json:"mentions,omitempty"`
 
 	// dack, sync, ack
 	ID    ID  `json:"id,omitempty"`
@@ -124,6 +126,48 @@ type Message struct {
 	Ref ID `json:"ref,omitempty"`
 	// Notice is the body of a notice event (type EventNotice).
 	Notice *Notice `json:"notice,omitempty"`
+	// Mentions are the users a group message mentions.
+	Mentions *Mentions `json:"mentions,omitempty"`
+}
+
+// MaxMentions bounds the users one message mentions.
+const MaxMentions = 500
+
+// Mentions are the @mentions of a group message: every member (All) or
+// some users. A mentioned member is notified even when its push mode asks
+// for mentions only.
+type Mentions struct {
+	All   bool    `json:"all,omitempty"`
+	Users []int64 `json:"users,omitempty"`
+}
+
+// Check reports what is wrong with m, or "" when it is well-formed.
+func (m *Mentions) Check() string {
+	if len(m.Users) > MaxMentions {
+		return "at most " + strconv.Itoa(MaxMentions) + " mentioned users"
+	}
+	for _, u := range m.Users {
+		if u <= 0 {
+			return "mentioned user ids must be positive"
+		}
+	}
+	return ""
+}
+
+// Mentioned reports whether m mentions uid.
+func (m *Mentions) Mentioned(uid int64) bool {
+	if m == nil {
+		return false
+	}
+	if m.All {
+		return true
+	}
+	for _, u := range m.Users {
+		if u == uid {
+			return true
+		}
+	}
+	return false
 }
 
 // Notice is a change of a group or of a user's roster that clients learn

@@ -96,6 +96,9 @@ type entry struct {
 	target *protocol.Message
 	mark   *redis.StringCmd
 	prev   int64
+	// standing reads the sender's ban and blacklist entry in the group
+	// of a group message.
+	standing *store.GroupSenderCmd
 	// body is the message or event the write round stores for this entry
 	// and recips the users it reaches besides the sender; the announce
 	// phase delivers it live. Nil body: nothing to deliver.
@@ -142,6 +145,13 @@ type groupRef struct {
 	cmd      *store.MembersCmd
 	members  []int64
 	resolved bool
+	// rules are the managed group's rules (rules.Managed false for a
+	// group built from a member set only).
+	rulesCmd *store.GroupRulesCmd
+	rules    store.GroupRules
+	// listeners are the members a message reaches: members but those
+	// whose msg_mute_mode is 2 (they receive nothing from the group).
+	listeners []int64
 }
 
 type nodeBatch struct {
@@ -193,6 +203,7 @@ type batcher struct {
 type counts struct {
 	routed, duplicate, rejected, poison int
 	deliveries, pushJobs                int
+	pushSkipped                         int
 }
 
 func newBatcher(r *Router, pt *partition, stream string, log *slog.Logger) *batcher {
@@ -276,6 +287,10 @@ func checkSend(s *bus.Send) string {
 		return "too many notice recipients"
 	case !notice && len(s.To) > 0:
 		return "only notices have extra recipients"
+	case s.Mentions != nil && (s.ToGroup == 0 || s.Kind != ""):
+		return "only group messages mention users"
+	case s.Mentions != nil && s.Mentions.Check() != "":
+		return s.Mentions.Check()
 	case s.ToUser < 0 || s.ToGroup < 0 || (s.ToUser != 0 && s.ToGroup != 0):
 		return "exactly one positive recipient (to_user or to_group) is required"
 	case (s.Kind == "" || notice) && s.ToUser == 0 && s.ToGroup == 0:
@@ -356,7 +371,7 @@ func (b *batcher) readRound(ctx context.Context) error {
 		if s.CMID != "" {
 			e.idem = r.st.QueueReserveIdem(ctx, pipe, s.App, s.From, s.FromDev, s.CMID, e.id)
 		}
-		e.blocked, e.ref, e.mark, e.target = nil, nil, nil, nil
+		e.blocked, e.ref, e.mark, e.target, e.standing = nil, nil, nil, nil, nil
 		if s.Kind == bus.SendRecall || s.Kind == bus.SendRead {
 			conv := protocol.ConvID(s.From, s.ToUser, s.ToGroup)
 			e.ref = r.st.QueueGetBody(ctx, pipe, s.App, conv, s.Ref)
@@ -366,10 +381,19 @@ func (b *batcher) readRound(ctx context.Context) error {
 		}
 		switch {
 		case s.ToGroup != 0:
+			k := groupKey{s.App, s.ToGroup}
+			g := b.groups[k]
+			if g == nil {
+				g = &groupRef{rulesCmd: r.st.QueueGroupRules(ctx, pipe, s.App, s.ToGroup)}
+				b.groups[k] = g
+			}
 			// A read receipt in a group reaches the reader and the author
 			// only (queued once the author is known): no member list.
-			if k := (groupKey{s.App, s.ToGroup}); b.groups[k] == nil && s.Kind != bus.SendRead {
-				b.groups[k] = &groupRef{cmd: r.st.QueueGroupMembers(ctx, pipe, s.App, s.ToGroup)}
+			if g.cmd == nil && s.Kind != bus.SendRead {
+				g.cmd = r.st.QueueGroupMembers(ctx, pipe, s.App, s.ToGroup)
+			}
+			if s.Kind == "" && !s.Admin && s.Node != "" && s.From != 0 {
+				e.standing = r.st.QueueGroupSender(ctx, pipe, s.App, s.ToGroup, s.From)
 			}
 		case s.ToUser != 0:
 			b.queueUser(ctx, pipe, s.App, s.ToUser)
@@ -387,6 +411,7 @@ func (b *batcher) readRound(ctx context.Context) error {
 
 	// Outcomes, then the routes of the members of groups being sent to.
 	pipe = r.rdb.Pipeline()
+	now := r.now()
 	for i := range b.entries {
 		e := &b.entries[i]
 		if e.poison {
@@ -413,6 +438,14 @@ func (b *batcher) readRound(ctx context.Context) error {
 				continue
 			}
 			b.seen[k] = i
+		}
+		if s.ToGroup != 0 {
+			if err := b.checkGroup(e, now); err != nil {
+				return err
+			}
+			if e.out != outRoute {
+				continue
+			}
 		}
 		if s.Kind == bus.SendRecall || s.Kind == bus.SendRead {
 			if err := b.resolveRef(e); err != nil {
@@ -449,20 +482,6 @@ func (b *batcher) readRound(ctx context.Context) error {
 			continue
 		}
 		g := b.groups[groupKey{s.App, s.ToGroup}]
-		if !g.resolved {
-			m, err := g.cmd.Members()
-			if err != nil {
-				return err
-			}
-			g.members, g.resolved = m, true
-		}
-		// Admin sends of the REST API (and sends without a node, as
-		// older REST code wrote them) act for the app: any group.
-		if !s.Admin && s.Node != "" && !slices.Contains(g.members, s.From) {
-			e.out, e.code = outReject, protocol.CodeNotGroupMember
-			e.reason = "not a member of group " + strconv.FormatInt(s.ToGroup, 10)
-			continue
-		}
 		if err := b.queueUsers(ctx, &pipe, s.App, g.members); err != nil {
 			return err
 		}
@@ -472,7 +491,6 @@ func (b *batcher) readRound(ctx context.Context) error {
 			return err
 		}
 	}
-	now := r.now()
 	for _, rc := range b.users {
 		rec, err := rc.cmd.Recipient(now)
 		if err != nil {
@@ -602,6 +620,7 @@ func (b *batcher) routeMessage(ctx context.Context, e *entry) error {
 		ID: protocol.ID(e.id), Conv: conv, From: s.From, FromDev: s.FromDev,
 		ToUser: s.ToUser, ToGroup: s.ToGroup, Type: s.Type, Content: s.Content,
 		Ext: s.Ext, Attachment: s.Attachment, Config: s.Config, CMID: s.CMID, TS: ts,
+		Mentions: s.Mentions,
 	})
 	if err != nil {
 		return fmt.Errorf("encode message %d: %w", e.id, err)
@@ -630,6 +649,8 @@ func (b *batcher) recipients(e *entry) []int64 {
 		return nil
 	case s.Kind == bus.SendNotice && s.ToGroup != 0:
 		return noticeRecipients(b.groups[groupKey{s.App, s.ToGroup}].members, s.To)
+	case s.ToGroup != 0 && s.Kind == "":
+		return b.groups[groupKey{s.App, s.ToGroup}].listeners
 	case s.ToGroup != 0:
 		return b.groups[groupKey{s.App, s.ToGroup}].members
 	case s.ToUser > 0:
@@ -670,7 +691,15 @@ func (b *batcher) spread(ctx context.Context, e *entry, conv string, ts int64, b
 		return nil
 	}
 	var pj pushJob
+	var g *groupRef
+	if s.ToGroup != 0 {
+		g = b.groups[groupKey{s.App, s.ToGroup}]
+	}
 	for _, u := range recips {
+		if g != nil && !wantsPush(&g.rules, s, u) {
+			b.n.pushSkipped++
+			continue
+		}
 		if err := b.pushJobs(ctx, e, u, conv, ts, &pj); err != nil {
 			return err
 		}
@@ -944,6 +973,7 @@ func (b *batcher) commit(start time.Time) {
 	m.poison.Add(float64(n.poison))
 	m.deliveries.Add(float64(n.deliveries))
 	m.pushJobs.Add(float64(n.pushJobs))
+	m.pushSkipped.Add(float64(n.pushSkipped))
 	m.batchSize.Observe(float64(len(b.entries)))
 	m.batchSeconds.Observe(time.Since(start).Seconds())
 	nowMS := b.r.now().UnixMilli()

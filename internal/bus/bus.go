@@ -85,6 +85,8 @@ type Send struct {
 	// system conversation u:0:<ToUser>.
 	Notice *protocol.Notice `json:"notice,omitempty"`
 	To     []int64          `json:"to,omitempty"`
+	// Mentions are the users a group message mentions.
+	Mentions *protocol.Mentions `json:"mentions,omitempty"`
 	// Push asks for a push notification of a notice to its recipients'
 	// offline devices, with Content as its text (an invitation, a friend
 	// request); other notices are delivered and synced only.
