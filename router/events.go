@@ -129,7 +129,18 @@ func (b *batcher) routeRead(ctx context.Context, e *entry) error {
 	}
 	b.r.st.QueueStoreEvent(ctx, b.pipe, s.App, conv, e.id, body)
 	b.queued += len(body)
-	return b.spread(ctx, e, conv, ts, body, b.recipients(e), false)
+	recips := b.recipients(e)
+	if s.ToGroup != 0 {
+		// A managed group records its members' read marks, and tells the
+		// author only where enable_read_ack is on.
+		if g := b.groups[groupKey{s.App, s.ToGroup}]; g.rules.Managed {
+			b.r.st.QueueMarkGroupRead(ctx, b.pipe, s.App, s.ToGroup, s.From, s.Ref)
+			if !g.rules.ReadAck {
+				recips = nil
+			}
+		}
+	}
+	return b.spread(ctx, e, conv, ts, body, recips, false)
 }
 
 // Notices (group and roster changes) come from the system sender (0) on

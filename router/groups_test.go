@@ -189,3 +189,53 @@ func TestGroupPushModes(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupReadAck records a member's read mark of a managed group, and
+// tells the author only where enable_read_ack is on.
+func TestGroupReadAck(t *testing.T) {
+	e := newEnv(t, testConfig())
+	r := e.start("r1", 1)
+	e.waitOwned(r)
+	const author, reader = 1, 2
+	e.online(author, 1, "gwA", false)
+	for i, readAck := range []bool{true, false} {
+		gid := e.managedGroup(author, reader)
+		if err := e.st.SetGroupFields(e.ctx, e.app, gid, time.Now().UnixMilli(), map[string]any{store.GroupFieldReadAck: map[bool]string{true: "1", false: "0"}[readAck]}); err != nil {
+			t.Fatal(err)
+		}
+		base := uint32(10 * (i + 1))
+		e.send(bus.Send{From: author, FromDev: 2, Node: "gwX", Conn: "c", Rid: base, CMID: "r" + strconv.Itoa(i), ToGroup: gid, Content: "read me"})
+		var id int64
+		waitFor(t, 20*time.Second, "ack", func() bool {
+			for _, d := range ofKind(e.items("gwX"), bus.KindAck) {
+				if d.Rid == base {
+					id = d.ID
+					return true
+				}
+			}
+			return false
+		})
+		e.send(bus.Send{Kind: bus.SendRead, From: reader, FromDev: 1, Node: "api", Conn: "c", Rid: base + 1, ToGroup: gid, Ref: id})
+		waitFor(t, 20*time.Second, "read ack", func() bool {
+			for _, d := range ofKind(e.items("api"), bus.KindAck) {
+				if d.Rid == base+1 {
+					return true
+				}
+			}
+			return false
+		})
+		readers, err := e.st.GroupReaders(e.ctx, e.app, gid, id)
+		if err != nil || !slices.Equal(readers, []int64{reader}) {
+			t.Errorf("read_ack %v: readers %v %v", readAck, readers, err)
+		}
+		told := false
+		for _, d := range ofKind(e.items("gwA"), bus.KindMsg) {
+			if m := decodeMsg(t, d.Msg); m.Type == protocol.EventRead && int64(m.Ref) == id {
+				told = true
+			}
+		}
+		if told != readAck {
+			t.Errorf("read_ack %v: author told %v", readAck, told)
+		}
+	}
+}

@@ -173,3 +173,10 @@ func (c *GroupSenderCmd) Standing(nowMS int64) (muted, blocked bool, err error) 
 	}
 	return muted, blocked, nil
 }
+
+// QueueMarkGroupRead adds to pipe MarkGroupRead's raise of uid's read mark
+// in group gid to id (the router records group read receipts with the
+// batch's other writes).
+func (s *Store) QueueMarkGroupRead(ctx context.Context, pipe redis.Pipeliner, app string, gid, uid, id int64) {
+	readMarkScript.Eval(ctx, pipe, []string{GroupReadKey(app, gid)}, idStr(uid), lexID(id))
+}
