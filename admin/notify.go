@@ -37,6 +37,14 @@ const (
 	KindFriendDeleted  = "friend_deleted"          // To [the former friend]; Users [who deleted]
 )
 
+// lateNotifier hands notices to the server's notices, which are set after
+// the group service that needs a Notifier is built.
+type lateNotifier struct{ s *Server }
+
+func (l lateNotifier) Notify(ctx context.Context, app string, n group.Notice) error {
+	return l.s.notices.Notify(ctx, app, n)
+}
+
 // routerNotifier is the group.Notifier of a process that can send.
 type routerNotifier struct {
 	s *Server

@@ -42,7 +42,8 @@ type Deps struct {
 	// Push configures /push/notify (request_id and task retention).
 	Push config.Push
 	// GroupNotifier receives the notices of the /group operations. Nil:
-	// group.LogNotifier, which only logs them (clients learn nothing).
+	// the routers (notify.go), or group.LogNotifier, which only logs them,
+	// in a process that cannot send.
 	GroupNotifier group.Notifier
 	// GroupLimits returns an app's group limits. Nil: group.DefaultLimits.
 	GroupLimits func(app string) group.Limits
@@ -83,8 +84,13 @@ func New(cfg config.Admin, deps Deps) (*Server, error) {
 		apps:   appCache{ttl: cfg.AppCacheTTL, m: map[string]appEntry{}},
 		limits: limiters{rps: cfg.RateLimit, burst: cfg.RateBurst, m: map[string]*rate.Limiter{}},
 	}
+	notifier := deps.GroupNotifier
+	if notifier == nil {
+		// The message routes, built below, set s.notices.
+		notifier = lateNotifier{s}
+	}
 	s.grp = group.NewService(group.Deps{
-		Store: deps.Store, Notifier: deps.GroupNotifier, Limits: deps.GroupLimits, Now: deps.Now, Log: s.log,
+		Store: deps.Store, Notifier: notifier, Limits: deps.GroupLimits, Now: deps.Now, Log: s.log,
 	})
 	var all []*Route
 	for _, group := range s.groups() {
