@@ -37,14 +37,6 @@ const (
 	KindFriendDeleted  = "friend_deleted"          // To [the former friend]; Users [who deleted]
 )
 
-// lateNotifier hands notices to the server's notices, which are set after
-// the group service that needs a Notifier is built.
-type lateNotifier struct{ s *Server }
-
-func (l lateNotifier) Notify(ctx context.Context, app string, n group.Notice) error {
-	return l.s.notices.Notify(ctx, app, n)
-}
-
 // routerNotifier is the group.Notifier of a process that can send.
 type routerNotifier struct {
 	s *Server
@@ -59,16 +51,16 @@ func (rn routerNotifier) Notify(ctx context.Context, app string, n group.Notice)
 	}
 	answers, err := rn.s.enqueue(ctx, app, rn.w, sends)
 	if err != nil {
-		rn.s.metrics.notices.WithLabelValues("failed").Inc()
+		rn.s.metrics.noticeSends.WithLabelValues("failed").Inc()
 		return fmt.Errorf("admin: notice %s: %w", n.Kind, err)
 	}
 	for i := range answers {
 		if a := &answers[i]; a.Kind == bus.KindErr {
-			rn.s.metrics.notices.WithLabelValues("refused").Inc()
+			rn.s.metrics.noticeSends.WithLabelValues("refused").Inc()
 			return fmt.Errorf("admin: notice %s refused: %s", n.Kind, answerError(a).Msg)
 		}
 	}
-	rn.s.metrics.notices.WithLabelValues("ok").Inc()
+	rn.s.metrics.noticeSends.WithLabelValues("ok").Inc()
 	return nil
 }
 

@@ -84,14 +84,6 @@ func New(cfg config.Admin, deps Deps) (*Server, error) {
 		apps:   appCache{ttl: cfg.AppCacheTTL, m: map[string]appEntry{}},
 		limits: limiters{rps: cfg.RateLimit, burst: cfg.RateBurst, m: map[string]*rate.Limiter{}},
 	}
-	notifier := deps.GroupNotifier
-	if notifier == nil {
-		// The message routes, built below, set s.notices.
-		notifier = lateNotifier{s}
-	}
-	s.grp = group.NewService(group.Deps{
-		Store: deps.Store, Notifier: notifier, Limits: deps.GroupLimits, Now: deps.Now, Log: s.log,
-	})
 	var all []*Route
 	for _, group := range s.groups() {
 		all = append(all, group()...)
@@ -107,6 +99,15 @@ func New(cfg config.Admin, deps Deps) (*Server, error) {
 	if s.metrics, err = newMetrics(deps.Metrics); err != nil {
 		return nil, fmt.Errorf("admin: metrics: %w", err)
 	}
+	notifier := deps.GroupNotifier
+	if notifier == nil {
+		// The message routes set it: the routers, or a LogNotifier.
+		notifier = s.notices
+	}
+	s.grp = group.NewService(group.Deps{
+		Store: deps.Store, Notifier: countingNotifier{next: notifier, counter: s.metrics.notices},
+		Limits: deps.GroupLimits, Now: deps.Now, Log: s.log,
+	})
 	return s, nil
 }
 

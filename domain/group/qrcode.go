@@ -21,6 +21,9 @@ const (
 	MaxQRCodeBytes = 256
 )
 
+// b64 decodes strictly, so that a code has one spelling only.
+var b64 = base64.RawURLEncoding.Strict()
+
 // QRCode is a decoded, verified QR-code invitation.
 type QRCode struct {
 	Group, Inviter, Expires int64
@@ -51,11 +54,11 @@ func DecodeQRCode(secret []byte, app, s string) (QRCode, error) {
 	if len(parts) != 3 || parts[0] != qrVersion {
 		return QRCode{}, bad
 	}
-	mac, err := base64.RawURLEncoding.DecodeString(parts[2])
+	mac, err := b64.DecodeString(parts[2])
 	if err != nil || !hmac.Equal(mac, qrMAC(secret, app, parts[1])) {
 		return QRCode{}, bad
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	raw, err := b64.DecodeString(parts[1])
 	if err != nil {
 		return QRCode{}, bad
 	}
