@@ -95,6 +95,8 @@ type Outgoing struct {
 	Type    string // "text" when empty
 	Content string
 	Ext     string
+	// Mentions are the @mentions of a group message.
+	Mentions *protocol.Mentions
 }
 
 // Ack is the server's acknowledgement of a send: the message is durable.
@@ -356,7 +358,7 @@ func (c *Conn) Send(ctx context.Context, m Outgoing) (Ack, error) {
 	}
 	f := &protocol.Frame{
 		T: protocol.TypeSend, CMID: m.CMID, ToUser: m.ToUser, ToGroup: m.ToGroup,
-		Type: m.Type, Content: m.Content, Ext: m.Ext,
+		Type: m.Type, Content: m.Content, Ext: m.Ext, Mentions: m.Mentions,
 	}
 	r, err := c.request(ctx, f)
 	if err != nil {

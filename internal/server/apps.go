@@ -184,6 +184,12 @@ func printDevBlock(w io.Writer, info Info, path, clientCmd string) {
 		fmt.Fprintln(&b, " and send user 2 a message from user 1 as the backend (it shows up in user 2's client):")
 		fmt.Fprintln(&b)
 		fmt.Fprintf(&b, "   curl -X POST '%s/message/send' -H 'Content-Type: application/json' -H 'app_id: %s' -H 'access-token: %s' -d '{\"from_user_id\": 1, \"targets\": [2], \"type\": 1, \"content_type\": 0, \"content\": \"hello from the REST API\"}'\n", api, d.App, d.AdminToken)
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, " Groups: user 1 creates one with user 2 in it (the answer's group_id names it),")
+		fmt.Fprintln(&b, " then type /to-group <group_id> in both clients and chat; /help lists the")
+		fmt.Fprintln(&b, " clients' group commands (/create-group, /invite; add -api "+api+" to them):")
+		fmt.Fprintln(&b)
+		fmt.Fprintf(&b, "   curl -X POST '%s/group/create' -H 'Content-Type: application/json' -H 'app_id: %s' -H 'access-token: %s' -d '{\"name\": \"friends\", \"user_list\": [2]}'\n", api, d.App, d.UserTokens[1])
 	}
 	fmt.Fprintln(&b, rule)
 	_, _ = io.WriteString(w, b.String())
