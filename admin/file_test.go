@@ -405,7 +405,7 @@ func TestFileMessageEndToEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	fm, err := client.UploadFile(ctx, client.API{BaseURL: e.base, AppID: e.app, Token: e.userToken(a)}, b, 0, path)
+	fm, err := client.UploadFile(ctx, &client.API{Base: e.base, AppID: e.app, Token: e.userToken(a)}, b, 0, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +421,7 @@ func TestFileMessageEndToEnd(t *testing.T) {
 		t.Fatalf("received %+v (%v)", m, err)
 	}
 	var got bytes.Buffer
-	if _, err := client.Download(ctx, client.API{AppID: e.app, Token: e.userToken(b)}, att.URL, &got); err != nil {
+	if _, err := client.Download(ctx, &client.API{AppID: e.app, Token: e.userToken(b)}, att.URL, &got); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got.Bytes(), data) {
@@ -433,7 +433,7 @@ func TestFileMessageEndToEnd(t *testing.T) {
 	}
 	// A third user's token cannot download it.
 	c := rosUser(t, e, "ec", 0)
-	if _, err := client.Download(ctx, client.API{AppID: e.app, Token: e.userToken(c)}, att.URL, io.Discard); err == nil {
+	if _, err := client.Download(ctx, &client.API{AppID: e.app, Token: e.userToken(c)}, att.URL, io.Discard); err == nil {
 		t.Fatal("a stranger downloaded the file")
 	}
 }

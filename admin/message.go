@@ -2,12 +2,16 @@ package admin
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/chatgate/chatgate/domain/group"
 	"github.com/chatgate/chatgate/internal/bus"
+	"github.com/chatgate/chatgate/internal/ids"
 	"github.com/chatgate/chatgate/protocol"
 	"github.com/chatgate/chatgate/store"
 )
@@ -45,7 +49,7 @@ func ctypeOf(typ string) string {
 
 type messageRequest struct {
 	Attachment    string  `json:"attachment" doc:"Required for image (1), audio (2), video (3) and file (4): a JSON object, e.g. {\"url\":\"https://...\",\"dName\":\"a.png\",\"fLen\":1670}; at most 4 KiB."`
-	Config        string  `json:"config" doc:"Extension fields used by the SDK; at most 4 KiB."`
+	Config        string  `json:"config" doc:"Extension fields used by the SDK; at most 4 KiB. For group messages, a JSON object with mentionAll (bool) and/or mentionList (user ids, at most 500) mentions users: the delivered message carries them as mentions, and members whose msg_push_mode is 2 or 4 are pushed."`
 	Content       string  `json:"content" doc:"Message content; required for text (0) and location (5); at most 32 KiB."`
 	ContentType   *int32  `json:"content_type" required:"true" doc:"0 TEXT, 1 IMAGE, 2 AUDIO, 3 VIDEO, 4 FILE, 5 LOCATION, 6 COMMAND, 7 FORWARD."`
 	Ext           string  `json:"ext" doc:"Extension field; at most 4 KiB."`
@@ -100,8 +104,12 @@ func (s *Server) messageRoutes() []*Route {
 	if s.deps.Node != "" && s.st != nil {
 		w = newSendWaiter(s.st.Redis(), s.deps.Node, s.log)
 		s.background = append(s.background, w.run)
+		s.notices = routerNotifier{s: s, w: w}
+	} else {
+		s.notices = group.LogNotifier{Log: s.log}
 	}
-	sendErrors := []int{CodeBlocked, CodeGroupNotFound, CodeNotGroupMember, CodeDuplicateRequest, CodeUnavailable, CodeUserDisabled, CodeUserNotFound}
+	sendErrors := []int{CodeBlocked, CodeGroupNotFound, CodeNotGroupMember, CodeNeedMember, CodeNeedAdmin, CodeGroupBlacklisted,
+		CodeDuplicateRequest, CodeUnavailable, CodeUserDisabled, CodeUserNotFound}
 	return []*Route{
 		{
 			Methods: []string{"POST", "PUT"}, Path: "/message/send", Group: "message", Access: AccessToken,
@@ -183,6 +191,10 @@ func (s *Server) sendMessage(r *Req, w *sendWaiter, notify bool) (any, error) {
 	if err := checkContent(&req); err != nil {
 		return nil, err
 	}
+	mentions, err := configMentions(req.Config, *req.Type == 2)
+	if err != nil {
+		return nil, err
+	}
 	targets := make([]int64, 0, len(req.Targets))
 	for _, t := range req.Targets {
 		if t <= 0 {
@@ -205,7 +217,7 @@ func (s *Server) sendMessage(r *Req, w *sendWaiter, notify bool) (any, error) {
 	for i, t := range targets {
 		snd := bus.Send{
 			From: from, Type: typ, Content: req.Content, Ext: req.Ext,
-			Attachment: req.Attachment, Config: req.Config, Admin: r.Admin,
+			Attachment: req.Attachment, Config: req.Config, Admin: r.Admin, Mentions: mentions,
 		}
 		if group {
 			snd.ToGroup = t
@@ -287,6 +299,47 @@ func checkContent(req *messageRequest) error {
 		}
 	}
 	return nil
+}
+
+// configMentions reads the @mentions of a group message from its config,
+// the SDK's message config: {"mentionAll":true} or {"mentionList":[ids]}.
+// A config that is not a JSON object, or names neither, mentions nobody;
+// mentions in a message to users are refused.
+func configMentions(config string, group bool) (*protocol.Mentions, error) {
+	if config == "" || config[0] != '{' {
+		return nil, nil
+	}
+	var c struct {
+		All  *bool            `json:"mentionAll"`
+		List *json.RawMessage `json:"mentionList"`
+	}
+	if json.Unmarshal([]byte(config), &c) != nil || (c.All == nil && c.List == nil) {
+		return nil, nil
+	}
+	var m protocol.Mentions
+	if c.All != nil {
+		m.All = *c.All
+	}
+	if c.List != nil {
+		// Ids as numbers or as decimal strings, as SDKs write them.
+		var ids []protocol.ID
+		if err := json.Unmarshal(*c.List, &ids); err != nil {
+			return nil, BadParam("config", "mentionList must be an array of user ids")
+		}
+		for _, id := range ids {
+			m.Users = append(m.Users, int64(id))
+		}
+	}
+	if !m.All && len(m.Users) == 0 {
+		return nil, nil
+	}
+	if !group {
+		return nil, BadParam("config", "mentions are for group messages (type 2)")
+	}
+	if reason := m.Check(); reason != "" {
+		return nil, BadParam("config", "mentionList: %s", reason)
+	}
+	return &m, nil
 }
 
 // sender works out who a send comes from.
@@ -523,6 +576,20 @@ func (s *Server) conversation(r *Req) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if group {
+		floor, err := s.historyFloor(r, opp)
+		if err != nil {
+			return nil, err
+		}
+		for i, b := range bodies {
+			var m protocol.Message
+			if json.Unmarshal(b, &m) == nil && int64(m.ID) < floor {
+				// Newest first: everything from here on is older.
+				bodies, more = bodies[:i], false
+				break
+			}
+		}
+	}
 	readers := []int64{r.UserID}
 	if !group {
 		readers = append(readers, opp)
@@ -564,6 +631,30 @@ func (s *Server) conversation(r *Req) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// historyFloor is the lowest message id of group gid the acting user may
+// read: with history_visible off, a member reads from its join on; 0
+// otherwise (and for a caller that is not a member, i.e. an admin token).
+func (s *Server) historyFloor(r *Req, gid int64) (int64, error) {
+	g, err := s.st.GetGroup(r.Ctx, r.App.ID, gid)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil // an unmanaged group: no setting
+	case err != nil:
+		return 0, err
+	case g.HistoryVisible:
+		return 0, nil
+	}
+	joined, err := s.st.MemberValues(r.Ctx, store.GroupJoinedKey(r.App.ID, gid), []int64{r.UserID})
+	if err != nil {
+		return 0, err
+	}
+	ms, err := strconv.ParseInt(joined[0], 10, 64)
+	if err != nil || ms <= 0 {
+		return 0, nil
+	}
+	return ids.FloorAt(time.UnixMilli(ms)), nil
 }
 
 func (s *Server) deleteConversation(r *Req) (any, error) {

@@ -14,6 +14,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	notices  *prometheus.CounterVec
+	// noticeSends counts the notices routed (notify.go).
+	noticeSends *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -31,9 +33,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "chatgate_admin_group_notices_total",
 			Help: "Group notices handed to the notifier by the /group operations, by kind and result (ok, error).",
 		}, []string{"kind", "result"}),
+		noticeSends: newNoticeCounter(),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.latency, m.notices} {
+		for _, c := range []prometheus.Collector{m.requests, m.latency, m.notices, m.noticeSends} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

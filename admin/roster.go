@@ -254,7 +254,11 @@ func (s *Server) apply(r *Req, to int64, alias, reason string, answer *string) e
 		return s.st.MakeFriends(r.Ctx, app, uid, to, alias, "", now)
 	case p.AppBA != nil && p.AppBA.Status == store.ApplicationPending && p.AppBA.Expires > now.UnixMilli():
 		// The invitee asked first: both want it.
-		return s.st.MakeFriends(r.Ctx, app, uid, to, alias, p.AppBA.Alias, now)
+		if err := s.st.MakeFriends(r.Ctx, app, uid, to, alias, p.AppBA.Alias, now); err != nil {
+			return err
+		}
+		s.rosterNotice(r, KindFriendAccepted, to, nil)
+		return nil
 	}
 	set, err := s.st.Settings(r.Ctx, app, to)
 	if err != nil {
@@ -262,10 +266,14 @@ func (s *Server) apply(r *Req, to int64, alias, reason string, answer *string) e
 	}
 	switch set.AuthMode {
 	case 1:
-		return s.st.PutApplication(r.Ctx, app, to, store.Application{
+		if err := s.st.PutApplication(r.Ctx, app, to, store.Application{
 			From: uid, Reason: reason, Alias: alias, Status: store.ApplicationPending,
 			Created: now.UnixMilli(), Expires: now.Add(store.ApplicationTTL).UnixMilli(),
-		})
+		}); err != nil {
+			return err
+		}
+		s.rosterNotice(r, KindFriendRequest, to, noticeData("reason", reason, "alias", alias))
+		return nil
 	case 2:
 		if answer == nil {
 			return BadParam("auth_answer", "required: user %d accepts friends who answer its question", to)
@@ -276,7 +284,11 @@ func (s *Server) apply(r *Req, to int64, alias, reason string, answer *string) e
 	case 3:
 		return Errf(CodeFriendRejected, "user %d accepts no friend requests", to)
 	}
-	return s.st.MakeFriends(r.Ctx, app, uid, to, alias, "", now)
+	if err := s.st.MakeFriends(r.Ctx, app, uid, to, alias, "", now); err != nil {
+		return err
+	}
+	s.rosterNotice(r, KindFriendAdded, to, nil)
+	return nil
 }
 
 func (s *Server) rosterApply(r *Req) (any, error) {
@@ -375,7 +387,11 @@ func (s *Server) rosterAccept(r *Req) (any, error) {
 	case p.AppBA == nil || p.AppBA.Status != store.ApplicationPending || p.AppBA.Expires <= now.UnixMilli():
 		return nil, Errf(CodeNotFriend, "no pending friend request from user %d (it may have expired)", from)
 	}
-	return nil, s.st.MakeFriends(r.Ctx, r.App.ID, r.UserID, from, "", p.AppBA.Alias, now)
+	if err := s.st.MakeFriends(r.Ctx, r.App.ID, r.UserID, from, "", p.AppBA.Alias, now); err != nil {
+		return nil, err
+	}
+	s.rosterNotice(r, KindFriendAccepted, from, nil)
+	return nil, nil
 }
 
 func (s *Server) rosterDecline(r *Req) (any, error) {
@@ -394,7 +410,11 @@ func (s *Server) rosterDecline(r *Req) (any, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, Errf(CodeNotFriend, "no pending friend request from user %d (it may have expired)", from)
 	}
-	return nil, err
+	if err != nil {
+		return nil, err
+	}
+	s.rosterNotice(r, KindFriendDeclined, from, noticeData("reason", req.Reason))
+	return nil, nil
 }
 
 func (s *Server) rosterDelete(r *Req) (any, error) {
@@ -409,7 +429,11 @@ func (s *Server) rosterDelete(r *Req) (any, error) {
 	if p.AFriend == nil && p.BFriend == nil {
 		return nil, Errf(CodeNotFriend, "user %d is not a friend", other)
 	}
-	return nil, s.st.RemoveFriends(r.Ctx, r.App.ID, r.UserID, other)
+	if err := s.st.RemoveFriends(r.Ctx, r.App.ID, r.UserID, other); err != nil {
+		return nil, err
+	}
+	s.rosterNotice(r, KindFriendDeleted, other, nil)
+	return nil, nil
 }
 
 func (s *Server) rosterBlock(r *Req) (any, error) {

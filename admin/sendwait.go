@@ -135,6 +135,11 @@ func (w *sendWaiter) dispatch(m redis.XMessage) {
 // process's node, and waits until the routers answered every one of them
 // or the request's time is up.
 func (s *Server) routeSends(r *Req, w *sendWaiter, sends []bus.Send) ([]bus.Delivery, error) {
+	return s.enqueue(r.Ctx, r.App.ID, w, sends)
+}
+
+// enqueue is routeSends for app, until ctx ends.
+func (s *Server) enqueue(ctx context.Context, app string, w *sendWaiter, sends []bus.Send) ([]bus.Delivery, error) {
 	if w == nil || !w.reading.Load() {
 		return nil, Errf(CodeUnavailable, "the REST API cannot send yet; retry shortly")
 	}
@@ -150,19 +155,19 @@ func (s *Server) routeSends(r *Req, w *sendWaiter, sends []bus.Send) ([]bus.Deli
 	pipe := s.st.Redis().Pipeline()
 	for i := range sends {
 		snd := &sends[i]
-		snd.App, snd.Node, snd.Conn, snd.Rid, snd.TS = r.App.ID, w.node, p.conn, uint32(i+1), now
+		snd.App, snd.Node, snd.Conn, snd.Rid, snd.TS = app, w.node, p.conn, uint32(i+1), now
 		vals, err := bus.Encode(snd)
 		if err != nil {
 			return nil, err
 		}
 		conv := protocol.ConvID(snd.From, snd.ToUser, snd.ToGroup)
 		stream := bus.IngressStream(bus.Partition(snd.App, conv, s.deps.Partitions))
-		pipe.XAdd(r.Ctx, &redis.XAddArgs{Stream: stream, Values: vals})
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: vals})
 	}
-	if _, err := pipe.Exec(r.Ctx); err != nil {
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("admin: queue %d sends: %w", len(sends), err)
 	}
-	return p.wait(r.Ctx, len(sends))
+	return p.wait(ctx, len(sends))
 }
 
 // answerError maps a router's refusal to the envelope's code.
@@ -173,6 +178,16 @@ func answerError(d *bus.Delivery) *Error {
 		code = CodeBlocked
 	case protocol.CodeNotGroupMember:
 		code = CodeNotGroupMember
+	case protocol.CodeGroupNotFound:
+		code = CodeGroupNotFound
+	case protocol.CodeMemberMuted:
+		// A banned member lacks a member's right to speak.
+		code = CodeNeedMember
+	case protocol.CodeGroupMuted:
+		// ban_all: only admins may speak.
+		code = CodeNeedAdmin
+	case protocol.CodeGroupBlacklist:
+		code = CodeGroupBlacklisted
 	case protocol.CodeMessageNotFound:
 		code = CodeMessageNotFound
 	case protocol.CodeForbidden:

@@ -43,7 +43,8 @@ type Deps struct {
 	// Push configures /push/notify (request_id and task retention).
 	Push config.Push
 	// GroupNotifier receives the notices of the /group operations. Nil:
-	// group.LogNotifier, which only logs them (clients learn nothing).
+	// the routers (notify.go), or group.LogNotifier, which only logs them,
+	// in a process that cannot send.
 	GroupNotifier group.Notifier
 	// GroupLimits returns an app's group limits. Nil: group.DefaultLimits.
 	GroupLimits func(app string) group.Limits
@@ -69,6 +70,9 @@ type Server struct {
 	// stream reader that answers REST sends).
 	background []func(context.Context) error
 	ready      func() bool
+	// notices delivers group and roster notices (notify.go); set with the
+	// message routes.
+	notices group.Notifier
 }
 
 // New builds the REST API.
@@ -101,7 +105,8 @@ func New(cfg config.Admin, deps Deps) (*Server, error) {
 	}
 	notifier := deps.GroupNotifier
 	if notifier == nil {
-		notifier = group.LogNotifier{Log: s.log}
+		// The message routes set it: the routers, or a LogNotifier.
+		notifier = s.notices
 	}
 	s.grp = group.NewService(group.Deps{
 		Store: deps.Store, Notifier: countingNotifier{next: notifier, counter: s.metrics.notices},

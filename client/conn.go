@@ -98,6 +98,8 @@ type Outgoing struct {
 	// Attachment is the file of an image, audio, video or file message
 	// (see UploadFile and protocol.Attachment): a JSON object in a string.
 	Attachment string
+	// Mentions are the @mentions of a group message.
+	Mentions *protocol.Mentions
 }
 
 // Ack is the server's acknowledgement of a send: the message is durable.
@@ -359,7 +361,7 @@ func (c *Conn) Send(ctx context.Context, m Outgoing) (Ack, error) {
 	}
 	f := &protocol.Frame{
 		T: protocol.TypeSend, CMID: m.CMID, ToUser: m.ToUser, ToGroup: m.ToGroup,
-		Type: m.Type, Content: m.Content, Ext: m.Ext, Attachment: m.Attachment,
+		Type: m.Type, Content: m.Content, Ext: m.Ext, Attachment: m.Attachment, Mentions: m.Mentions,
 	}
 	r, err := c.request(ctx, f)
 	if err != nil {

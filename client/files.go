@@ -16,19 +16,6 @@ import (
 	"github.com/chatgate/chatgate/protocol"
 )
 
-// API names chatgate's REST API, which hands out upload URLs and answers
-// downloads (files are not sent over the WebSocket).
-type API struct {
-	// BaseURL is the REST API, e.g. http://127.0.0.1:8081.
-	BaseURL string
-	AppID   string
-	// Token is a user token (or an admin token with UserID).
-	Token  string
-	UserID int64
-	// HTTP is the client to use; nil: http.DefaultClient.
-	HTTP *http.Client
-}
-
 // FileMessage is a file ready to be sent: the message type (image, audio,
 // video or file, from the file name's extension) and its attachment.
 type FileMessage struct {
@@ -57,7 +44,7 @@ var fileKinds = map[string]struct {
 // it asks the REST API for an upload URL (/file/upload/chat), streams the
 // file to it, and returns the message to send. The file is never read
 // into memory whole.
-func UploadFile(ctx context.Context, api API, toUser, toGroup int64, path string) (*FileMessage, error) {
+func UploadFile(ctx context.Context, api *API, toUser, toGroup int64, path string) (*FileMessage, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
@@ -85,7 +72,7 @@ func UploadFile(ctx context.Context, api API, toUser, toGroup int64, path string
 		UploadMethod string            `json:"upload_method"`
 		UploadURL    string            `json:"upload_url"`
 	}
-	if err := api.get(ctx, "/file/upload/chat?"+q.Encode(), &grant); err != nil {
+	if err := api.Call(ctx, http.MethodGet, "/file/upload/chat?"+q.Encode(), nil, &grant); err != nil {
 		return nil, err
 	}
 	if _, err := upload.Send(ctx, api.HTTP, upload.Target{URL: grant.UploadURL, Method: grant.UploadMethod, Fields: grant.OSSBodyParam},
@@ -97,7 +84,7 @@ func UploadFile(ctx context.Context, api API, toUser, toGroup int64, path string
 
 // Download streams the file of an attachment URL into w: the REST API
 // checks the token and redirects to the bytes.
-func Download(ctx context.Context, api API, attachmentURL string, w io.Writer) (int64, error) {
+func Download(ctx context.Context, api *API, attachmentURL string, w io.Writer) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, attachmentURL, nil)
 	if err != nil {
 		return 0, fmt.Errorf("client: %w", err)
@@ -113,47 +100,4 @@ func Download(ctx context.Context, api API, attachmentURL string, w io.Writer) (
 		return 0, fmt.Errorf("client: download: HTTP %d: %s", resp.StatusCode, b)
 	}
 	return io.Copy(w, resp.Body)
-}
-
-func (api API) http() *http.Client {
-	if api.HTTP != nil {
-		return api.HTTP
-	}
-	return http.DefaultClient
-}
-
-func (api API) headers(req *http.Request) {
-	// Lanying's header names have underscores: set verbatim, not
-	// canonicalised.
-	req.Header["app_id"] = []string{api.AppID}
-	req.Header["access-token"] = []string{api.Token}
-	if api.UserID != 0 {
-		req.Header["user_id"] = []string{strconv.FormatInt(api.UserID, 10)}
-	}
-}
-
-// get calls a REST operation and decodes its data into v.
-func (api API) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(api.BaseURL, "/")+path, nil)
-	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	api.headers(req)
-	resp, err := api.http().Do(req)
-	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Code    int             `json:"code"`
-		Data    json.RawMessage `json:"data"`
-		Message string          `json:"message"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&env); err != nil {
-		return fmt.Errorf("client: %s: HTTP %d: %w", path, resp.StatusCode, err)
-	}
-	if env.Code != 200 {
-		return fmt.Errorf("client: %s: code %d: %s", path, env.Code, env.Message)
-	}
-	return json.Unmarshal(env.Data, v)
 }

@@ -98,7 +98,7 @@ func (c *conn) handleSend(f *protocol.Frame) {
 	s := bus.Send{
 		App: c.app, From: c.user, FromDev: c.dev, Node: g.node, Conn: c.id, Rid: f.Rid,
 		CMID: f.CMID, ToUser: f.ToUser, ToGroup: f.ToGroup, Type: f.Type, Content: f.Content, Ext: f.Ext,
-		Attachment: f.Attachment, TS: now.UnixMilli(),
+		Attachment: f.Attachment, TS: now.UnixMilli(), Mentions: f.Mentions,
 	}
 	if f.Attachment != "" && g.fileReferenced != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)

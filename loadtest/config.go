@@ -115,6 +115,11 @@ type Config struct {
 	GroupSize int
 	Groups    int
 	GroupBase int64
+	// ManagedGroups makes the groups managed ones (an info hash with an
+	// owner, join points): the router then reads the group rules (bans,
+	// ban_all, push and mute modes) with every send, as for groups made
+	// through the REST API.
+	ManagedGroups bool
 
 	// Drain is how long to wait after the last send for outstanding acks
 	// and deliveries before the ledger is judged.

@@ -114,6 +114,7 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (Co
 	fs.IntVar(&cfg.GroupSize, "group-size", cfg.GroupSize, "group: members per group")
 	fs.IntVar(&cfg.Groups, "groups", cfg.Groups, "group: number of groups")
 	fs.Int64Var(&cfg.GroupBase, "group-base", cfg.GroupBase, "group: first group id")
+	fs.BoolVar(&cfg.ManagedGroups, "managed-groups", false, "group: make managed groups (owner, settings, join points), whose rules the router reads with every send")
 	fs.DurationVar(&cfg.Drain, "drain", cfg.Drain, "chat/group: longest wait for outstanding acks and deliveries after the last send")
 	fs.DurationVar(&cfg.Timeout, "timeout", 0, "bound of the whole run (0: derived from the other durations)")
 	fs.StringVar(&cfg.JSONPath, "json", "", "write the JSON result to this file")

@@ -288,7 +288,7 @@ func buildPlan(cfg Config, nGW int) (*topology, planner, *groupPlanner) {
 // removal, bounded on its own so that it runs even after the run's
 // context ended.
 func (r *runner) declareGroups(ctx context.Context, gp *groupPlanner) (func(), error) {
-	cleanup, err := setupGroups(ctx, r.rdb, r.cfg.AppID, gp)
+	cleanup, err := setupGroups(ctx, r.rdb, r.cfg.AppID, gp, r.cfg.ManagedGroups)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,10 @@ const (
 	CodeNotGroupMember  Code = 4021 // sending to a group the user is not in
 	CodeBlocked         Code = 4022 // the recipient blacklisted the sender
 	CodeMessageNotFound Code = 4023 // the message a recall or read receipt names does not exist (REST only)
+	CodeMemberMuted     Code = 4024 // the group banned (muted) the sender for a while
+	CodeGroupMuted      Code = 4025 // ban_all is on in the group and the sender is not an admin
+	CodeGroupBlacklist  Code = 4026 // the group blacklisted the sender
+	CodeGroupNotFound   Code = 4027 // the group does not exist or was destroyed
 	CodeRateLimited     Code = 4029 // too many frames; the frame was dropped, not queued
 	CodeInternal        Code = 5000 // server fault; the request may be retried
 	CodeUnavailable     Code = 5003 // a dependency is down; retry later
@@ -57,6 +61,10 @@ var codeNames = map[Code]string{
 	CodeNotGroupMember:  "not_group_member",
 	CodeBlocked:         "blocked",
 	CodeMessageNotFound: "message_not_found",
+	CodeMemberMuted:     "member_muted",
+	CodeGroupMuted:      "group_muted",
+	CodeGroupBlacklist:  "group_blacklisted",
+	CodeGroupNotFound:   "group_not_found",
 	CodeRateLimited:     "rate_limited",
 	CodeInternal:        "internal",
 	CodeUnavailable:     "unavailable",

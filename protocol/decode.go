@@ -370,6 +370,10 @@ func (f *Frame) validateSend(lim Limits) *Error {
 		return Errorf(CodeBadValue, fmt.Sprintf(`"ext" is over %d bytes`, lim.MaxExtBytes))
 	case !utf8.ValidString(f.Content) || !utf8.ValidString(f.Ext):
 		return Errorf(CodeBadValue, `"content" and "ext" must be UTF-8`)
+	case f.Mentions != nil && f.ToGroup == 0:
+		return Errorf(CodeBadValue, `"mentions" is for messages to a group`)
+	case f.Mentions != nil && f.Mentions.Check() != "":
+		return Errorf(CodeBadValue, `"mentions": `+f.Mentions.Check())
 	}
 	if f.Attachment != "" {
 		return validAttachment(f.Attachment)

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -440,10 +441,48 @@ func sameClientFields(a, b *Frame) bool {
 	if (a.BG == nil) != (b.BG == nil) || (a.BG != nil && *a.BG != *b.BG) {
 		return false
 	}
+	if (a.Mentions == nil) != (b.Mentions == nil) || (a.Mentions != nil &&
+		(a.Mentions.All != b.Mentions.All || !slices.Equal(a.Mentions.Users, b.Mentions.Users))) {
+		return false
+	}
 	return a.T == b.T && a.Rid == b.Rid &&
 		a.Token == b.Token && a.AppID == b.AppID && a.DeviceSN == b.DeviceSN && a.Platform == b.Platform &&
 		a.PushToken == b.PushToken && a.Notifier == b.Notifier &&
 		a.CMID == b.CMID && a.From == b.From && a.ToUser == b.ToUser && a.ToGroup == b.ToGroup &&
 		a.Type == b.Type && a.Content == b.Content && a.Ext == b.Ext &&
 		a.ID == b.ID && a.After == b.After && a.Limit == b.Limit
+}
+
+// TestDecodeMentions checks the mentions of a send: group messages only,
+// positive ids, at most MaxMentions.
+func TestDecodeMentions(t *testing.T) {
+	lim := DefaultLimits()
+	many := make([]string, MaxMentions+1)
+	for i := range many {
+		many[i] = "1"
+	}
+	for _, tc := range []struct {
+		name, frame string
+		code        Code
+	}{
+		{"users", `{"t":"send","rid":1,"cmid":"c","to_group":5,"type":"text","content":"x","mentions":{"users":[7,8]}}`, 0},
+		{"all", `{"t":"send","rid":1,"cmid":"c","to_group":5,"type":"text","content":"x","mentions":{"all":true}}`, 0},
+		{"one-to-one", `{"t":"send","rid":1,"cmid":"c","to_user":5,"type":"text","content":"x","mentions":{"all":true}}`, CodeBadValue},
+		{"negative", `{"t":"send","rid":1,"cmid":"c","to_group":5,"type":"text","content":"x","mentions":{"users":[-1]}}`, CodeBadValue},
+		{"too many", `{"t":"send","rid":1,"cmid":"c","to_group":5,"type":"text","content":"x","mentions":{"users":[` + strings.Join(many, ",") + `]}}`, CodeBadValue},
+		{"wrong type", `{"t":"send","rid":1,"cmid":"c","to_group":5,"type":"text","content":"x","mentions":[7]}`, CodeBadValue},
+		{"string all", `{"t":"send","rid":1,"cmid":"c","to_group":5,"type":"text","content":"x","mentions":{"all":"yes"}}`, CodeBadValue},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Decode([]byte(tc.frame), lim)
+			switch {
+			case tc.code == 0 && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.code != 0 && (err == nil || err.Code != tc.code):
+				t.Fatalf("got %v, want code %d", err, tc.code)
+			case tc.code == 0 && f.Mentions == nil:
+				t.Fatal("mentions lost")
+			}
+		})
+	}
 }

@@ -72,6 +72,8 @@ type Frame struct {
 	// Attachment is the file of an image, audio, video or file message: a
 	// JSON object in a string (PROTOCOL.md "Attachments").
 	Attachment string `json:"attachment,omitempty"`
+	// Mentions are the users a group message mentions (send to_group only).
+	Mentions *Mentions `json:"mentions,omitempty"`
 
 	// dack, sync, ack
 	ID    ID  `json:"id,omitempty"`
@@ -125,6 +127,65 @@ type Message struct {
 	// Ref is the message an event is about: the recalled message of a
 	// recall event, the last message read of a read event.
 	Ref ID `json:"ref,omitempty"`
+	// Notice is the body of a notice event (type EventNotice).
+	Notice *Notice `json:"notice,omitempty"`
+	// Mentions are the users a group message mentions.
+	Mentions *Mentions `json:"mentions,omitempty"`
+}
+
+// MaxMentions bounds the users one message mentions.
+const MaxMentions = 500
+
+// Mentions are the @mentions of a group message: every member (All) or
+// some users. A mentioned member is notified even when its push mode asks
+// for mentions only.
+type Mentions struct {
+	All   bool    `json:"all,omitempty"`
+	Users []int64 `json:"users,omitempty"`
+}
+
+// Check reports what is wrong with m, or "" when it is well-formed.
+func (m *Mentions) Check() string {
+	if len(m.Users) > MaxMentions {
+		return "at most " + strconv.Itoa(MaxMentions) + " mentioned users"
+	}
+	for _, u := range m.Users {
+		if u <= 0 {
+			return "mentioned user ids must be positive"
+		}
+	}
+	return ""
+}
+
+// Mentioned reports whether m mentions uid.
+func (m *Mentions) Mentioned(uid int64) bool {
+	if m == nil {
+		return false
+	}
+	if m.All {
+		return true
+	}
+	for _, u := range m.Users {
+		if u == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// Notice is a change of a group or of a user's roster that clients learn
+// about without polling: the body of a message object of type
+// EventNotice. PROTOCOL.md section 7.2 lists the kinds and their fields.
+type Notice struct {
+	Kind string `json:"kind"`
+	// Group is the group the change is about (0: none, e.g. roster kinds).
+	Group int64 `json:"group,omitempty"`
+	// Actor is the user who made the change; 0 the application's backend.
+	Actor int64 `json:"actor,omitempty"`
+	// Users are the users the change is about (joined, kicked, ...).
+	Users []int64 `json:"users,omitempty"`
+	// Data are the kind's own fields, all strings.
+	Data map[string]string `json:"data,omitempty"`
 }
 
 // Event types: message objects the server makes about other messages.
@@ -135,11 +196,33 @@ const (
 	EventRecall = "recall"
 	// EventRead: From read conversation Conv up to and including Ref.
 	EventRead = "read"
+	// EventNotice: member Notice describes a change of a group or roster.
+	EventNotice = "notice"
 )
+
+// MaxNoticeKindBytes bounds a notice's kind.
+const MaxNoticeKindBytes = 64
+
+// ValidNoticeKind reports whether k is a well-formed notice kind: 1 to
+// MaxNoticeKindBytes characters a-z, 0-9 and _.
+func ValidNoticeKind(k string) bool {
+	if k == "" || len(k) > MaxNoticeKindBytes {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 // IsEvent reports whether the message is an event rather than a chat
 // message.
-func (m *Message) IsEvent() bool { return m.Type == EventRecall || m.Type == EventRead }
+func (m *Message) IsEvent() bool {
+	return m.Type == EventRecall || m.Type == EventRead || m.Type == EventNotice
+}
 
 // ID is a server message id. It travels as a JSON string of decimal digits
 // because ids use all 63 bits and JavaScript numbers hold only 53.

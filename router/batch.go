@@ -57,6 +57,9 @@ const (
 	writeChunkBytes = 8 << 20 // payload bytes per write pipeline
 	batchMaxItems   = 1024    // items per delivery stream entry
 	batchMaxBytes   = 1 << 20 // payload bytes per delivery stream entry, unless one item is larger
+	// maxNoticeTo bounds a notice's extra recipients (a destroyed group's
+	// former members); the REST API splits larger sets.
+	maxNoticeTo = 20000
 	// deliveryStreamTTL lets the delivery stream of a dead gateway vanish.
 	deliveryStreamTTL = 10 * time.Minute
 )
@@ -93,6 +96,9 @@ type entry struct {
 	target *protocol.Message
 	mark   *redis.StringCmd
 	prev   int64
+	// standing reads the sender's ban and blacklist entry in the group
+	// of a group message.
+	standing *store.GroupSenderCmd
 	// body is the message or event the write round stores for this entry
 	// and recips the users it reaches besides the sender; the announce
 	// phase delivers it live. Nil body: nothing to deliver.
@@ -139,6 +145,13 @@ type groupRef struct {
 	cmd      *store.MembersCmd
 	members  []int64
 	resolved bool
+	// rules are the managed group's rules (rules.Managed false for a
+	// group built from a member set only).
+	rulesCmd *store.GroupRulesCmd
+	rules    store.GroupRules
+	// listeners are the members a message reaches: members but those
+	// whose msg_mute_mode is 2 (they receive nothing from the group).
+	listeners []int64
 }
 
 type nodeBatch struct {
@@ -190,6 +203,7 @@ type batcher struct {
 type counts struct {
 	routed, duplicate, rejected, poison int
 	deliveries, pushJobs                int
+	pushSkipped                         int
 }
 
 func newBatcher(r *Router, pt *partition, stream string, log *slog.Logger) *batcher {
@@ -256,20 +270,34 @@ func (b *batcher) decode(msgs []redis.XMessage) {
 // checkSend catches entries no gateway should have written; routing them
 // could write keys of an app that does not exist.
 func checkSend(s *bus.Send) string {
+	notice := s.Kind == bus.SendNotice
 	switch {
 	case !protocol.ValidAppID(s.App):
 		return "bad app id"
-	case s.Kind != "" && s.Kind != bus.SendRecall && s.Kind != bus.SendRead:
+	case s.Kind != "" && s.Kind != bus.SendRecall && s.Kind != bus.SendRead && !notice:
 		return "unknown kind"
-	case s.From < 0 || (s.From == 0 && (!s.Admin || s.Kind != "")):
+	case s.From < 0 || (s.From == 0 && (!s.Admin || (s.Kind != "" && !notice))):
 		// Only the REST API's admin sends come from the system sender 0.
 		return "bad sender"
+	case notice && s.From != 0:
+		return "notices come from the system sender"
+	case notice && (s.Notice == nil || !protocol.ValidNoticeKind(s.Notice.Kind)):
+		return "a notice needs a kind of 1 to 64 characters a-z, 0-9 and _"
+	case notice && len(s.To) > maxNoticeTo:
+		return "too many notice recipients"
+	case !notice && len(s.To) > 0:
+		return "only notices have extra recipients"
+	case s.Mentions != nil && (s.ToGroup == 0 || s.Kind != ""):
+		return "only group messages mention users"
+	case s.Mentions != nil && s.Mentions.Check() != "":
+		return s.Mentions.Check()
 	case s.ToUser < 0 || s.ToGroup < 0 || (s.ToUser != 0 && s.ToGroup != 0):
 		return "exactly one positive recipient (to_user or to_group) is required"
-	case s.Kind == "" && s.ToUser == 0 && s.ToGroup == 0:
-		// Events may name the system conversation u:0:<from> (neither).
+	case (s.Kind == "" || notice) && s.ToUser == 0 && s.ToGroup == 0:
+		// Recalls and read receipts may name the system conversation
+		// u:0:<from> (neither).
 		return "exactly one positive recipient (to_user or to_group) is required"
-	case s.Kind != "" && s.Ref <= 0:
+	case s.Kind != "" && !notice && s.Ref <= 0:
 		return "a recall or read receipt names no message"
 	}
 	return ""
@@ -313,6 +341,20 @@ func (b *batcher) queueUser(ctx context.Context, pipe redis.Pipeliner, app strin
 	return true
 }
 
+// queueUsers queues the lookups of users on *pipe, executing it and
+// starting another whenever it holds lookupChunk users.
+func (b *batcher) queueUsers(ctx context.Context, pipe *redis.Pipeliner, app string, users []int64) error {
+	for _, u := range users {
+		if b.queueUser(ctx, *pipe, app, u) && (*pipe).Len() >= 2*lookupChunk {
+			if err := execPipe(ctx, *pipe); err != nil {
+				return err
+			}
+			*pipe = b.r.rdb.Pipeline()
+		}
+	}
+	return nil
+}
+
 func (b *batcher) readRound(ctx context.Context) error {
 	r := b.r
 	pipe := r.rdb.Pipeline()
@@ -329,8 +371,8 @@ func (b *batcher) readRound(ctx context.Context) error {
 		if s.CMID != "" {
 			e.idem = r.st.QueueReserveIdem(ctx, pipe, s.App, s.From, s.FromDev, s.CMID, e.id)
 		}
-		e.blocked, e.ref, e.mark, e.target = nil, nil, nil, nil
-		if s.Kind != "" {
+		e.blocked, e.ref, e.mark, e.target, e.standing = nil, nil, nil, nil, nil
+		if s.Kind == bus.SendRecall || s.Kind == bus.SendRead {
 			conv := protocol.ConvID(s.From, s.ToUser, s.ToGroup)
 			e.ref = r.st.QueueGetBody(ctx, pipe, s.App, conv, s.Ref)
 			if s.Kind == bus.SendRead {
@@ -339,10 +381,19 @@ func (b *batcher) readRound(ctx context.Context) error {
 		}
 		switch {
 		case s.ToGroup != 0:
+			k := groupKey{s.App, s.ToGroup}
+			g := b.groups[k]
+			if g == nil {
+				g = &groupRef{rulesCmd: r.st.QueueGroupRules(ctx, pipe, s.App, s.ToGroup)}
+				b.groups[k] = g
+			}
 			// A read receipt in a group reaches the reader and the author
 			// only (queued once the author is known): no member list.
-			if k := (groupKey{s.App, s.ToGroup}); b.groups[k] == nil && s.Kind != bus.SendRead {
-				b.groups[k] = &groupRef{cmd: r.st.QueueGroupMembers(ctx, pipe, s.App, s.ToGroup)}
+			if g.cmd == nil && s.Kind != bus.SendRead {
+				g.cmd = r.st.QueueGroupMembers(ctx, pipe, s.App, s.ToGroup)
+			}
+			if s.Kind == "" && !s.Admin && s.Node != "" && s.From != 0 {
+				e.standing = r.st.QueueGroupSender(ctx, pipe, s.App, s.ToGroup, s.From)
 			}
 		case s.ToUser != 0:
 			b.queueUser(ctx, pipe, s.App, s.ToUser)
@@ -360,6 +411,7 @@ func (b *batcher) readRound(ctx context.Context) error {
 
 	// Outcomes, then the routes of the members of groups being sent to.
 	pipe = r.rdb.Pipeline()
+	now := r.now()
 	for i := range b.entries {
 		e := &b.entries[i]
 		if e.poison {
@@ -387,7 +439,15 @@ func (b *batcher) readRound(ctx context.Context) error {
 			}
 			b.seen[k] = i
 		}
-		if s.Kind != "" {
+		if s.ToGroup != 0 {
+			if err := b.checkGroup(e, now); err != nil {
+				return err
+			}
+			if e.out != outRoute {
+				continue
+			}
+		}
+		if s.Kind == bus.SendRecall || s.Kind == bus.SendRead {
 			if err := b.resolveRef(e); err != nil {
 				return err
 			}
@@ -399,6 +459,13 @@ func (b *batcher) readRound(ctx context.Context) error {
 					b.queueUser(ctx, pipe, s.App, a)
 				}
 				continue
+			}
+		}
+		if s.Kind == bus.SendNotice {
+			// Notices are the system's: no membership or blacklist check.
+			// Their extra recipients' routes are read with the members'.
+			if err := b.queueUsers(ctx, &pipe, s.App, s.To); err != nil {
+				return err
 			}
 		}
 		if s.ToGroup == 0 {
@@ -415,27 +482,8 @@ func (b *batcher) readRound(ctx context.Context) error {
 			continue
 		}
 		g := b.groups[groupKey{s.App, s.ToGroup}]
-		if !g.resolved {
-			m, err := g.cmd.Members()
-			if err != nil {
-				return err
-			}
-			g.members, g.resolved = m, true
-		}
-		// Admin sends of the REST API (and sends without a node, as
-		// older REST code wrote them) act for the app: any group.
-		if !s.Admin && s.Node != "" && !slices.Contains(g.members, s.From) {
-			e.out, e.code = outReject, protocol.CodeNotGroupMember
-			e.reason = "not a member of group " + strconv.FormatInt(s.ToGroup, 10)
-			continue
-		}
-		for _, u := range g.members {
-			if b.queueUser(ctx, pipe, s.App, u) && pipe.Len() >= 2*lookupChunk {
-				if err := execPipe(ctx, pipe); err != nil {
-					return err
-				}
-				pipe = r.rdb.Pipeline()
-			}
+		if err := b.queueUsers(ctx, &pipe, s.App, g.members); err != nil {
+			return err
 		}
 	}
 	if pipe.Len() > 0 {
@@ -443,7 +491,6 @@ func (b *batcher) readRound(ctx context.Context) error {
 			return err
 		}
 	}
-	now := r.now()
 	for _, rc := range b.users {
 		rec, err := rc.cmd.Recipient(now)
 		if err != nil {
@@ -490,6 +537,8 @@ func (b *batcher) writeRound(ctx context.Context) error {
 				err = b.routeRecall(ctx, e)
 			case bus.SendRead:
 				err = b.routeRead(ctx, e)
+			case bus.SendNotice:
+				err = b.routeNotice(ctx, e)
 			default:
 				err = b.routeMessage(ctx, e)
 			}
@@ -571,6 +620,7 @@ func (b *batcher) routeMessage(ctx context.Context, e *entry) error {
 		ID: protocol.ID(e.id), Conv: conv, From: s.From, FromDev: s.FromDev,
 		ToUser: s.ToUser, ToGroup: s.ToGroup, Type: s.Type, Content: s.Content,
 		Ext: s.Ext, Attachment: s.Attachment, Config: s.Config, CMID: s.CMID, TS: ts,
+		Mentions: s.Mentions,
 	})
 	if err != nil {
 		return fmt.Errorf("encode message %d: %w", e.id, err)
@@ -597,6 +647,10 @@ func (b *batcher) recipients(e *entry) []int64 {
 			return []int64{a}
 		}
 		return nil
+	case s.Kind == bus.SendNotice && s.ToGroup != 0:
+		return noticeRecipients(b.groups[groupKey{s.App, s.ToGroup}].members, s.To)
+	case s.ToGroup != 0 && s.Kind == "":
+		return b.groups[groupKey{s.App, s.ToGroup}].listeners
 	case s.ToGroup != 0:
 		return b.groups[groupKey{s.App, s.ToGroup}].members
 	case s.ToUser > 0:
@@ -637,7 +691,15 @@ func (b *batcher) spread(ctx context.Context, e *entry, conv string, ts int64, b
 		return nil
 	}
 	var pj pushJob
+	var g *groupRef
+	if s.ToGroup != 0 {
+		g = b.groups[groupKey{s.App, s.ToGroup}]
+	}
 	for _, u := range recips {
+		if g != nil && !wantsPush(&g.rules, s, u) {
+			b.n.pushSkipped++
+			continue
+		}
 		if err := b.pushJobs(ctx, e, u, conv, ts, &pj); err != nil {
 			return err
 		}
@@ -911,6 +973,7 @@ func (b *batcher) commit(start time.Time) {
 	m.poison.Add(float64(n.poison))
 	m.deliveries.Add(float64(n.deliveries))
 	m.pushJobs.Add(float64(n.pushJobs))
+	m.pushSkipped.Add(float64(n.pushSkipped))
 	m.batchSize.Observe(float64(len(b.entries)))
 	m.batchSeconds.Observe(time.Since(start).Seconds())
 	nowMS := b.r.now().UnixMilli()

@@ -129,5 +129,89 @@ func (b *batcher) routeRead(ctx context.Context, e *entry) error {
 	}
 	b.r.st.QueueStoreEvent(ctx, b.pipe, s.App, conv, e.id, body)
 	b.queued += len(body)
-	return b.spread(ctx, e, conv, ts, body, b.recipients(e), false)
+	recips := b.recipients(e)
+	if s.ToGroup != 0 {
+		// A managed group records its members' read marks, and tells the
+		// author only where enable_read_ack is on.
+		if g := b.groups[groupKey{s.App, s.ToGroup}]; g.rules.Managed {
+			b.r.st.QueueMarkGroupRead(ctx, b.pipe, s.App, s.ToGroup, s.From, s.Ref)
+			if !g.rules.ReadAck {
+				recips = nil
+			}
+		}
+	}
+	return b.spread(ctx, e, conv, ts, body, recips, false)
+}
+
+// Notices (group and roster changes) come from the system sender (0) on
+// the partition of the conversation they belong to: a group's, so that a
+// notice and the group's messages are in one order, or the system
+// conversation u:0:<user> of the one user it is addressed to. A group
+// notice reaches the members the read round saw, which already reflect
+// the change (the REST API writes membership before it sends the notice),
+// and the extra users of To: the kicked or departed member, the former
+// members of a destroyed group. Like recalls, a notice is stored as an
+// event (no history entry) and put in every recipient's inbox; only
+// notices marked Push (an invitation, a friend request) become push
+// notifications, with Content as their text.
+
+// noticeRecipients is members followed by the users of to who are not
+// members, each once.
+func noticeRecipients(members, to []int64) []int64 {
+	if len(to) == 0 {
+		return members
+	}
+	out := make([]int64, 0, len(members)+len(to))
+	out = append(out, members...)
+	seen := make(map[int64]bool, len(members)+len(to))
+	for _, u := range members {
+		seen[u] = true
+	}
+	for _, u := range to {
+		if u > 0 && !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// routeNotice stores a notice event and spreads it to its recipients, with
+// push jobs when the notice asks for them.
+func (b *batcher) routeNotice(ctx context.Context, e *entry) error {
+	s := &e.send
+	conv := protocol.ConvID(s.From, s.ToUser, s.ToGroup)
+	ts := ids.Time(e.id).UnixMilli()
+	body, err := json.Marshal(&protocol.Message{
+		ID: protocol.ID(e.id), Conv: conv, ToUser: s.ToUser, ToGroup: s.ToGroup,
+		Type: protocol.EventNotice, Notice: s.Notice, TS: ts,
+	})
+	if err != nil {
+		return fmt.Errorf("encode notice %d: %w", e.id, err)
+	}
+	b.r.st.QueueStoreEvent(ctx, b.pipe, s.App, conv, e.id, body)
+	b.queued += len(body)
+	recips := b.recipients(e)
+	if err := b.spread(ctx, e, conv, ts, body, recips, false); err != nil {
+		return err
+	}
+	if !s.Push {
+		return nil
+	}
+	// The push names the actor as its sender, so that its title is the
+	// actor's push nickname.
+	msg, err := json.Marshal(&bus.PushMessage{
+		MsgID: e.id, Conv: conv, From: s.Notice.Actor, ToGroup: s.ToGroup,
+		Type: protocol.EventNotice, Content: s.Content, TS: ts,
+	})
+	if err != nil {
+		return fmt.Errorf("encode push job of %d: %w", e.id, err)
+	}
+	pj := pushJob{msg: msg}
+	for _, u := range recips {
+		if err := b.pushJobs(ctx, e, u, conv, ts, &pj); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ const lagInterval = 5 * time.Second
 type metrics struct {
 	routed, duplicate, rejected, poison prometheus.Counter
 	deliveries, pushJobs                prometheus.Counter
+	pushSkipped                         prometheus.Counter
 	batchSize, batchSeconds, latency    prometheus.Histogram
 	owned                               prometheus.Gauge
 	// lag is labelled by partition: at most router.partitions (<= 1024)
@@ -59,6 +60,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Namespace: ns, Subsystem: sub, Name: "push_jobs_total",
 		Help: "Push jobs written for offline or background devices.",
 	})
+	pushSkipped := prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "group_push_skipped_total",
+		Help: "Group message recipients given no push job because of their msg_push_mode or msg_mute_mode.",
+	})
 	lag := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: ns, Subsystem: sub, Name: "ingress_lag_entries",
 		Help: "Entries of an owned ingress partition not yet routed (group lag plus pending), sampled every few seconds.",
@@ -87,6 +92,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		if pushJobs, err = register(reg, pushJobs); err != nil {
 			return nil, err
 		}
+		if pushSkipped, err = register(reg, pushSkipped); err != nil {
+			return nil, err
+		}
 		if lag, err = register(reg, lag); err != nil {
 			return nil, err
 		}
@@ -98,6 +106,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		poison:       messages.WithLabelValues("poison"),
 		deliveries:   deliveries,
 		pushJobs:     pushJobs,
+		pushSkipped:  pushSkipped,
 		batchSize:    batchSize,
 		batchSeconds: batchSeconds,
 		latency:      latency,

@@ -52,6 +52,8 @@ GROUP_RUNS="${GROUP_RUNS:-100:400 500:80}"
 GROUP_COUNT="${GROUP_COUNT:-10}"
 GROUP_CONNECTIONS="${GROUP_CONNECTIONS:-2000}"
 GROUP_DURATION="${GROUP_DURATION:-20s}"
+# GROUP_FLAGS: extra harness flags of the group runs, e.g. -managed-groups.
+GROUP_FLAGS="${GROUP_FLAGS:-}"
 IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-19000}"
 IDLE_RATE="${IDLE_RATE:-1500}"
 IDLE_HOLD="${IDLE_HOLD:-25s}"
@@ -269,7 +271,7 @@ for s in $SCENARIOS; do
 			fi
 			run "group-$size" -scenario group -ws "$ALL_WS" -metrics "$ALL_OPS" -router-metrics "$ROUTER_OPS" \
 				-connections "$GROUP_CONNECTIONS" -connect-rate 2000 -hold 2s \
-				-group-size "$size" -groups "$GROUP_COUNT" -rate "$rate" -duration "$GROUP_DURATION" -drain 15s
+				-group-size "$size" -groups "$GROUP_COUNT" -rate "$rate" -duration "$GROUP_DURATION" -drain 15s $GROUP_FLAGS
 			if [ -n "$perf_pid" ]; then
 				wait "$perf_pid" || true
 				perf report -i "$OUT/group-$size.gw1.perf.data" --children --sort symbol --stdio 2>/dev/null |

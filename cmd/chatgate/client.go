@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +48,7 @@ func clientFlags(w io.Writer) (*flag.FlagSet, *clientOpts) {
 	fs.StringVar(&o.send, "send", "", "send this one message to the target, print the ack and exit")
 	fs.StringVar(&o.msgType, "type", "text", "message type of what is sent")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "with -send: how long to wait for the connection and the ack")
-	fs.StringVar(&o.api, "api", "http://127.0.0.1:8081", "REST API URL, for /file uploads")
+	fs.StringVar(&o.api, "api", "http://127.0.0.1:8081", "server REST API URL, for /file uploads, /create-group and /invite")
 	return fs, o
 }
 
@@ -112,7 +114,7 @@ func runClient(ctx context.Context, args []string, std stdio) error {
 	if o.send != "" {
 		return sendOnce(ctx, cfg, to, o, std)
 	}
-	api := client.API{BaseURL: o.api, AppID: o.app, Token: o.token}
+	api := &client.API{Base: o.api, AppID: o.app, Token: o.token, HTTP: &http.Client{Timeout: 15 * time.Second}}
 	return interactive(ctx, client.SessionConfig{Config: cfg, URLs: urls}, to, o.msgType, api, std)
 }
 
@@ -147,7 +149,7 @@ func (p *printer) printf(format string, args ...any) {
 
 // interactive runs a Session: it syncs what this device missed, prints
 // every message, sends every typed line and reconnects on its own.
-func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgType string, api client.API, std stdio) error {
+func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgType string, api *client.API, std stdio) error {
 	out := &printer{w: std.stdout}
 	info := &printer{w: std.stderr}
 	cfg.OnConnect = func(h *protocol.Hello) {
@@ -218,7 +220,7 @@ func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgTy
 				continue
 			}
 			if strings.HasPrefix(line, "/") {
-				quit, err := slashCommand(line, &to, info)
+				quit, err := slashCommand(ctx, line, &to, api, info)
 				if err != nil {
 					info.printf("* %v\n", err)
 				}
@@ -231,7 +233,11 @@ func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgTy
 				info.printf("* no target: start with -to-user N or -to-group G, or type /to-user N\n")
 				continue
 			}
-			ack, err := sess.Send(ctx, client.Outgoing{ToUser: to.user, ToGroup: to.group, Type: msgType, Content: line})
+			out := client.Outgoing{ToUser: to.user, ToGroup: to.group, Type: msgType, Content: line}
+			if to.group != 0 {
+				out.Mentions = mentionsIn(line)
+			}
+			ack, err := sess.Send(ctx, out)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -245,36 +251,110 @@ func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgTy
 }
 
 // slashCommand handles the slash commands of the interactive mode.
-func slashCommand(line string, to *target, info *printer) (quit bool, err error) {
+func slashCommand(ctx context.Context, line string, to *target, api *client.API, info *printer) (quit bool, err error) {
 	fields := strings.Fields(line)
 	switch fields[0] {
 	case "/quit", "/exit":
 		return true, nil
 	case "/help":
-		info.printf("* /to-user N    send to user N from now on\n* /to-group G   send to group G from now on\n* /file PATH    upload a file (through -api) and send it\n* /quit         leave (so does Ctrl-D)\n")
+		info.printf("* /to-user N              send to user N from now on\n" +
+			"* /to-group G             send to group G from now on (@N or @all in a line mentions)\n" +
+			"* /create-group NAME [N..] create a group with users N.. and send to it\n" +
+			"* /invite N [N..]         invite users into the current group\n" +
+			"* /file PATH              upload a file (through -api) and send it\n" +
+			"* /quit                   leave (so does Ctrl-D)\n")
 		return false, nil
 	case "/to-user", "/to-group":
 		if len(fields) != 2 {
 			return false, fmt.Errorf("usage: %s N", fields[0])
 		}
-		n, err := strconv.ParseInt(fields[1], 10, 64)
-		if err != nil || n <= 0 {
-			return false, fmt.Errorf("%s: %q is not a positive id", fields[0], fields[1])
+		n, err := parseIDs(fields[0], fields[1:])
+		if err != nil {
+			return false, err
 		}
 		if fields[0] == "/to-user" {
-			*to = target{user: n}
+			*to = target{user: n[0]}
 		} else {
-			*to = target{group: n}
+			*to = target{group: n[0]}
 		}
 		info.printf("* sending to %s\n", to)
+		return false, nil
+	case "/create-group":
+		if len(fields) < 2 {
+			return false, fmt.Errorf("usage: /create-group NAME [user ...]")
+		}
+		members, err := parseIDs(fields[0], fields[2:])
+		if err != nil {
+			return false, err
+		}
+		gid, err := api.CreateGroup(ctx, fields[1], members)
+		if err != nil {
+			return false, fmt.Errorf("/create-group: %w", err)
+		}
+		*to = target{group: gid}
+		info.printf("* created group %d; sending to it\n", gid)
+		return false, nil
+	case "/invite":
+		if to.group == 0 {
+			return false, fmt.Errorf("/invite: no current group; /to-group G or /create-group first")
+		}
+		if len(fields) < 2 {
+			return false, fmt.Errorf("usage: /invite user [user ...]")
+		}
+		users, err := parseIDs(fields[0], fields[1:])
+		if err != nil {
+			return false, err
+		}
+		if err := api.Invite(ctx, to.group, users); err != nil {
+			return false, fmt.Errorf("/invite: %w", err)
+		}
+		info.printf("* invited %v into group %d\n", users, to.group)
 		return false, nil
 	}
 	return false, fmt.Errorf("unknown command %s; /help lists them", fields[0])
 }
 
+// parseIDs parses positive ids.
+func parseIDs(cmd string, fields []string) ([]int64, error) {
+	out := make([]int64, 0, len(fields))
+	for _, f := range fields {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive id", cmd, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// mentionsIn finds the @mentions of a typed group line: "@all" and "@N".
+func mentionsIn(line string) *protocol.Mentions {
+	var m protocol.Mentions
+	for _, w := range strings.Fields(line) {
+		name, ok := strings.CutPrefix(w, "@")
+		name = strings.TrimRight(name, ",.:;!?")
+		switch {
+		case !ok:
+		case name == "all":
+			m.All = true
+		default:
+			if n, err := strconv.ParseInt(name, 10, 64); err == nil && n > 0 && len(m.Users) < protocol.MaxMentions && !slices.Contains(m.Users, n) {
+				m.Users = append(m.Users, n)
+			}
+		}
+	}
+	if !m.All && len(m.Users) == 0 {
+		return nil
+	}
+	return &m
+}
+
 // formatMessage renders a received message as one line:
 // "[conv] from <user>: <content>".
 func formatMessage(m *protocol.Message) string {
+	if m.Notice != nil {
+		return fmt.Sprintf("[%s] * %s", m.Conv, formatNotice(m.Notice))
+	}
 	content := m.Content
 	if m.Type != "" && m.Type != "text" {
 		content = "(" + m.Type + ") " + content
@@ -285,12 +365,57 @@ func formatMessage(m *protocol.Message) string {
 	// One message, one line: a multi-line message must not look like
 	// several.
 	content = strings.ReplaceAll(content, "\n", `\n`)
-	return fmt.Sprintf("[%s] from %d: %s", m.Conv, m.From, content)
+	line := fmt.Sprintf("[%s] from %d: %s", m.Conv, m.From, content)
+	if m.Mentions != nil {
+		line += " (mentions " + formatMentions(m.Mentions) + ")"
+	}
+	return line
+}
+
+func formatMentions(m *protocol.Mentions) string {
+	var parts []string
+	if m.All {
+		parts = append(parts, "everyone")
+	}
+	for _, u := range m.Users {
+		parts = append(parts, "user "+strconv.FormatInt(u, 10))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// formatNotice renders a notice (PROTOCOL.md section 7.2) as words:
+// "user 7: group member kicked: users [42] (reason=spam)".
+func formatNotice(n *protocol.Notice) string {
+	var b strings.Builder
+	if n.Actor != 0 {
+		fmt.Fprintf(&b, "user %d: ", n.Actor)
+	} else {
+		b.WriteString("server: ")
+	}
+	b.WriteString(strings.ReplaceAll(n.Kind, "_", " "))
+	if n.Group != 0 {
+		fmt.Fprintf(&b, " (group %d)", n.Group)
+	}
+	if len(n.Users) > 0 {
+		fmt.Fprintf(&b, ": users %v", n.Users)
+	}
+	if len(n.Data) > 0 {
+		keys := make([]string, 0, len(n.Data))
+		for k := range n.Data {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			keys[i] = k + "=" + strings.ReplaceAll(n.Data[k], "\n", `\n`)
+		}
+		b.WriteString(" (" + strings.Join(keys, ", ") + ")")
+	}
+	return b.String()
 }
 
 // sendFile uploads the file at path through the REST API and sends it as
 // a file message; it reports what happened on info.
-func sendFile(ctx context.Context, sess *client.Session, api client.API, to target, path string, info *printer) {
+func sendFile(ctx context.Context, sess *client.Session, api *client.API, to target, path string, info *printer) {
 	if !to.set() {
 		info.printf("* no target: start with -to-user N or -to-group G, or type /to-user N\n")
 		return

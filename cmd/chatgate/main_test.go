@@ -165,7 +165,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // embedded mode, then the printed tokens with an interactive client and a
 // scripted one.
 func TestServeAndClients(t *testing.T) {
-	env := []string{"CHATGATE_GATEWAY_LISTEN=127.0.0.1:0", "CHATGATE_METRICS_LISTEN=127.0.0.1:0", "CHATGATE_GATEWAY_DRAIN_TIMEOUT=2s"}
+	env := []string{"CHATGATE_GATEWAY_LISTEN=127.0.0.1:0", "CHATGATE_METRICS_LISTEN=127.0.0.1:0", "CHATGATE_ADMIN_LISTEN=127.0.0.1:0", "CHATGATE_GATEWAY_DRAIN_TIMEOUT=2s"}
 	var srvOut, srvErr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -204,7 +204,7 @@ func TestServeAndClients(t *testing.T) {
 	defer ccancel()
 	clientDone := make(chan int, 1)
 	go func() {
-		clientDone <- run(cctx, []string{"client", "-url", url, "-app", "demo", "-token", tok2, "-device", "3", "-to-user", "1"},
+		clientDone <- run(cctx, []string{"client", "-url", url, "-api", strings.Fields(field(out, "REST API:") + " -")[0], "-app", "demo", "-token", tok2, "-device", "3", "-to-user", "1"},
 			stdio{stdin: stdinR, stdout: &cOut, stderr: &cErr})
 	}()
 	waitFor(t, "the synced message", 10*time.Second, func() bool {
@@ -222,6 +222,26 @@ func TestServeAndClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the ack of the typed line", 10*time.Second, func() bool { return strings.Contains(cErr.String(), "* sent to user 1") })
+
+	// Groups: user 2 creates one with user 1 from the client, both chat
+	// in it, and the notice of its creation is printed readably.
+	if _, err := io.WriteString(stdinW, "/create-group pals 1\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the group", 10*time.Second, func() bool { return strings.Contains(cErr.String(), "* created group ") })
+	gid := strings.Fields(cErr.String()[strings.Index(cErr.String(), "* created group ")+len("* created group "):])[0]
+	gid = strings.TrimSuffix(gid, ";")
+	waitFor(t, "the creation notice", 10*time.Second, func() bool {
+		return strings.Contains(cOut.String(), "[g:"+gid+"] * user 2: group created")
+	})
+	if _, err := io.WriteString(stdinW, "hello @1\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ack of the group line", 10*time.Second, func() bool { return strings.Contains(cErr.String(), "* sent to group "+gid) })
+	if code, _, errs := runCmd(t, nil, "client", "-url", url, "-app", "demo", "-token", tok1, "-to-group", gid, "-send", "hi group"); code != 0 {
+		t.Fatalf("client -send to the group: %d %s", code, errs)
+	}
+	waitFor(t, "the group message", 10*time.Second, func() bool { return strings.Contains(cOut.String(), "[g:"+gid+"] from 1: hi group") })
 	if _, err := io.WriteString(stdinW, "/quit\n"); err != nil {
 		t.Fatal(err)
 	}

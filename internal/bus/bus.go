@@ -13,6 +13,8 @@ import (
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chatgate/chatgate/protocol"
 )
 
 // Consumer groups.
@@ -77,12 +79,25 @@ type Send struct {
 	// from the system sender (From 0), post to any group, and recall any
 	// message. The blacklist applies to it all the same.
 	Admin bool `json:"admin,omitempty"`
+	// Notice is the change a SendNotice entry announces. It comes from the
+	// system sender (From 0): in group ToGroup it reaches the members the
+	// router reads and the users of To; to ToUser it goes in the user's
+	// system conversation u:0:<ToUser>.
+	Notice *protocol.Notice `json:"notice,omitempty"`
+	To     []int64          `json:"to,omitempty"`
+	// Mentions are the users a group message mentions.
+	Mentions *protocol.Mentions `json:"mentions,omitempty"`
+	// Push asks for a push notification of a notice to its recipients'
+	// offline devices, with Content as its text (an invitation, a friend
+	// request); other notices are delivered and synced only.
+	Push bool `json:"push,omitempty"`
 }
 
 // Ingress kinds besides plain messages.
 const (
 	SendRecall = "recall" // recall message Ref of the conversation
 	SendRead   = "read"   // From read the conversation up to Ref
+	SendNotice = "notice" // announce Notice in the conversation
 )
 
 // Delivery kinds.

@@ -210,6 +210,12 @@ func printDevBlock(w io.Writer, info Info, path, clientCmd string) {
 		fmt.Fprintf(&b, "   curl '%s/file/upload/avatar/user' -H 'app_id: %s' -H 'access-token: %s'\n", api, d.App, d.UserTokens[1])
 		fmt.Fprintln(&b, "   curl -X PUT --data-binary @avatar.png '<upload_url of the answer>'")
 		fmt.Fprintf(&b, "   curl -X POST '%s/user/avatar' -H 'Content-Type: application/json' -H 'app_id: %s' -H 'access-token: %s' -d '{\"avatar\": \"<download_url of the answer>\"}'\n", api, d.App, d.UserTokens[1])
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, " Groups: user 1 creates one with user 2 in it (the answer's group_id names it),")
+		fmt.Fprintln(&b, " then type /to-group <group_id> in both clients and chat; /help lists the")
+		fmt.Fprintln(&b, " clients' group commands (/create-group, /invite; add -api "+api+" to them):")
+		fmt.Fprintln(&b)
+		fmt.Fprintf(&b, "   curl -X POST '%s/group/create' -H 'Content-Type: application/json' -H 'app_id: %s' -H 'access-token: %s' -d '{\"name\": \"friends\", \"user_list\": [2]}'\n", api, d.App, d.UserTokens[1])
 	}
 	fmt.Fprintln(&b, rule)
 	_, _ = io.WriteString(w, b.String())
