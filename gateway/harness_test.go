@@ -91,7 +91,7 @@ func newEnv(t *testing.T, mutate func(*config.Gateway)) *testEnv {
 	st := store.New(rdb, store.Options{})
 	app := uniq("app")
 	secret := []byte("secret-of-" + app + "-0123456789")
-	if err := st.PutApp(context.Background(), store.App{ID: app, Secret: string(secret)}); err != nil {
+	if err := st.PutApp(context.Background(), store.App{ID: app, Secret: string(secret), Users: store.AppUsersAny}); err != nil {
 		t.Fatal(err)
 	}
 	return startGateway(t, rdb, st, app, secret, mutate)

@@ -29,7 +29,7 @@ func startServer(t *testing.T, redisAddr, node string, roles ...string) server.I
 	cfg.Node, cfg.Roles = node, roles
 	cfg.Redis.Addr = redisAddr
 	cfg.Gateway.Listen, cfg.Metrics.Listen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest e2e"}}
+	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest e2e", Users: "any"}}
 	return runServer(t, cfg)
 }
 

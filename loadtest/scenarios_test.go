@@ -47,7 +47,7 @@ func startEmbedded(t *testing.T) server.Info {
 	cfg.Node = "lt-embedded"
 	cfg.Redis.Addr, cfg.Redis.Addrs = "", nil
 	cfg.Gateway.Listen, cfg.Metrics.Listen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest embedded"}}
+	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest embedded", Users: "any"}}
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan server.Info, 1)
 	done := make(chan error, 1)
@@ -172,7 +172,7 @@ func faultStack(t *testing.T) (ws string, dropped *atomic.Int64) {
 	t.Cleanup(func() { rdb.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	st := store.New(rdb, store.Options{})
-	if err := st.PutApp(ctx, store.App{ID: e2eApp, Secret: e2eSecret, Name: "fault"}); err != nil {
+	if err := st.PutApp(ctx, store.App{ID: e2eApp, Secret: e2eSecret, Name: "fault", Users: store.AppUsersAny}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()

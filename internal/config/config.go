@@ -117,6 +117,10 @@ type Admin struct {
 	// PasswordCost is the bcrypt cost of stored passwords (4-16): each
 	// step doubles the work of a register, a login and a password check.
 	PasswordCost int `yaml:"password_cost"`
+	// RevokeTokens is the default of the revoke_tokens option of
+	// /user/change_password, /user/change_password_admin, /user/disable
+	// and /user/enable: revoke every token the user was issued before.
+	RevokeTokens bool `yaml:"revoke_tokens"`
 }
 
 // Store configures retention.
@@ -148,6 +152,11 @@ type App struct {
 	ID     string `yaml:"id"`
 	Secret string `yaml:"secret"`
 	Name   string `yaml:"name"`
+	// Users is the app's user policy: "registered" (the default) lets a
+	// user token act only for a registered, enabled user; "any" lets any
+	// user id act (load tests, apps whose users live elsewhere), except
+	// deleted and disabled users (docs/configuration.md).
+	Users string `yaml:"users"`
 	// Push holds the app's APNs / FCM credentials (docs/push.md).
 	Push AppPush `yaml:"push"`
 }
@@ -391,6 +400,9 @@ func (c Config) Validate() error {
 		}
 		if len(a.Secret) < 16 {
 			return fmt.Errorf("config: apps: %s: secret must be at least 16 bytes", a.ID)
+		}
+		if a.Users != "" && a.Users != "registered" && a.Users != "any" {
+			return fmt.Errorf("config: apps: %s: users must be registered or any, got %q", a.ID, a.Users)
 		}
 	}
 	if c.DevApp != "" && !protocol.ValidAppID(c.DevApp) {
