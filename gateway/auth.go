@@ -162,6 +162,7 @@ func (c *conn) authenticate(f *protocol.Frame) (stop bool) {
 		return unavailable("register route", err)
 	}
 	c.authed.Store(true)
+	c.leavePreauth()
 	if old != nil {
 		g.kickReplaced(ctx, c.app, uid, old)
 	}
@@ -196,6 +197,7 @@ func (c *conn) release(hello []byte) {
 	c.held, c.hold = nil, false
 	c.pushLocked(hello)
 	for _, b := range held {
+		c.qBytes -= len(b) // counted when held; pushLocked counts it again
 		c.pushLocked(b)
 	}
 	start := !c.writing
