@@ -165,7 +165,8 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // embedded mode, then the printed tokens with an interactive client and a
 // scripted one.
 func TestServeAndClients(t *testing.T) {
-	env := []string{"CHATGATE_GATEWAY_LISTEN=127.0.0.1:0", "CHATGATE_METRICS_LISTEN=127.0.0.1:0", "CHATGATE_GATEWAY_DRAIN_TIMEOUT=2s"}
+	// Free ports only: a fixed one (the admin default, 8081) may be taken.
+	env := []string{"CHATGATE_GATEWAY_LISTEN=127.0.0.1:0", "CHATGATE_METRICS_LISTEN=127.0.0.1:0", "CHATGATE_ADMIN_LISTEN=127.0.0.1:0", "CHATGATE_GATEWAY_DRAIN_TIMEOUT=2s"}
 	var srvOut, srvErr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
