@@ -39,6 +39,19 @@ func TestSlowConsumer(t *testing.T) {
 	})
 }
 
+// loginPaused authenticates uid on device 1 with a client that does not
+// read, and waits until the gateway registered its route.
+func (e *testEnv) loginPaused(t *testing.T, uid int64) *client {
+	t.Helper()
+	c := e.dialPaused(t)
+	c.send(authFrame(e.token(t, uid), e.app, 1, 1))
+	waitFor(t, "the paused client's route", func() bool {
+		rs, _ := e.st.Routes(context.Background(), e.app, uid, time.Now())
+		return len(rs) == 1
+	})
+	return c
+}
+
 func slowConsumer(t *testing.T, mutate func(*config.Gateway), counter string) {
 	// The idle timeout must not end the fast client on a busy machine, and
 	// a write timeout far above the stall limit below tells "the delivery
@@ -48,12 +61,7 @@ func slowConsumer(t *testing.T, mutate func(*config.Gateway), counter string) {
 		c.IdleTimeout, c.WriteTimeout = 5*time.Minute, time.Minute
 	})
 	ctx := context.Background()
-	slow := e.dialPaused(t)
-	slow.send(authFrame(e.token(t, 50), e.app, 1, 1))
-	waitFor(t, "slow client's route", func() bool {
-		rs, _ := e.st.Routes(ctx, e.app, 50, time.Now())
-		return len(rs) == 1
-	})
+	slow := e.loginPaused(t, 50)
 	fast, _ := e.login(t, 51, 1)
 
 	// Enough 30 KiB messages to fill the socket buffers of a client that

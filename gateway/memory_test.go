@@ -4,7 +4,6 @@ package gateway
 
 import (
 	"bufio"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -305,13 +304,7 @@ func TestSlowConsumerMemory(t *testing.T) {
 				c.SendQueue, c.SendQueueBytes = 1024, tc.bytes
 				c.IdleTimeout, c.WriteTimeout = time.Hour, time.Minute
 			})
-			ctx := context.Background()
-			slow := e.dialPaused(t)
-			slow.send(authFrame(e.token(t, 50), e.app, 1, 1))
-			waitFor(t, "slow client's route", func() bool {
-				rs, _ := e.st.Routes(ctx, e.app, 50, time.Now())
-				return len(rs) == 1
-			})
+			e.loginPaused(t, 50)
 			before := sampleMemory()
 			content := strings.Repeat("x", 30<<10)
 			var peak uint64

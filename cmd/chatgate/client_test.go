@@ -35,7 +35,7 @@ func devServer(t *testing.T) (out string, stop func()) {
 		}
 	}
 	t.Cleanup(stop)
-	waitFor(t, "the dev block", time.Minute, func() bool { return field(srvOut.String(), "User 2 token:") != "" })
+	waitFor(t, "the dev block", 2*time.Minute, func() bool { return field(srvOut.String(), "User 2 token:") != "" })
 	return srvOut.String(), stop
 }
 
