@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,6 +47,15 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// A fuzz run (FuzzRequest) needs no server: do not start one in the
+	// coordinator and in every fuzz worker process.
+	flag.Parse()
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		return m.Run()
+	}
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		return m.Run()
+	}
 	addr := os.Getenv("REDIS_ADDR")
 	if addr == "" {
 		srv, err := redistest.StartServer()

@@ -182,7 +182,7 @@ func newPushEnv(t *testing.T, changes ...func(*config.AppPush)) *pushEnv {
 	cfg.Router.Partitions = 2
 	cfg.Admin.RateLimit = 0
 	cfg.Admin.PasswordCost = 4
-	cfg.Apps = []config.App{{ID: app, Secret: secret, Name: "push test", Push: pushCfg}}
+	cfg.Apps = []config.App{{ID: app, Secret: secret, Name: "push test", Users: "any", Push: pushCfg}}
 	logs := &lockedWriter{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	started := make(chan server.Info, 1)

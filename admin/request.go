@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -82,6 +83,8 @@ func (r *Req) QueryString(name, def string) (string, error) {
 		return "", BadParam(name, "required")
 	case !ok:
 		return def, nil
+	case !utf8.ValidString(v):
+		return "", BadParam(name, "must be valid UTF-8")
 	}
 	return v, nil
 }
@@ -143,6 +146,9 @@ func (r *Req) Bind(v any) error {
 	body := bytes.TrimSpace(r.HTTP.PostBody())
 	if len(body) == 0 {
 		return BadParam("body", "a JSON body is required")
+	}
+	if err := checkUTF8(body); err != nil {
+		return err
 	}
 	err := decodeBody(body, v)
 	var te *json.UnmarshalTypeError

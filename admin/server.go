@@ -290,7 +290,13 @@ func (s *Server) dispatch(ctx context.Context, hc *fasthttp.RequestCtx, rt *Rout
 	if rt.Access == AccessAdmin && !r.Admin {
 		return nil, Errf(CodeNoPermission, "this operation needs an admin token")
 	}
-	if rt.Access == AccessUser {
+	if r.Claims != nil && !r.Admin {
+		// A user token: its user must still be allowed to act, and the
+		// token must not be revoked. This read also answers AccessUser.
+		if err := s.checkUserToken(ctx, r); err != nil {
+			return nil, err
+		}
+	} else if rt.Access == AccessUser {
 		uid, err := r.User()
 		if err != nil {
 			return nil, err
@@ -300,6 +306,26 @@ func (s *Server) dispatch(ctx context.Context, hc *fasthttp.RequestCtx, rt *Rout
 		}
 	}
 	return rt.Handle(r)
+}
+
+// checkUserToken refuses a user token whose user is missing, deleted or
+// disabled, or that was revoked (auth.CheckUser, the gateway's rule).
+func (s *Server) checkUserToken(ctx context.Context, r *Req) error {
+	uid := r.UserID
+	st, err := s.st.UserAuth(ctx, r.App.ID, uid, !r.App.RequireRegistered())
+	if err != nil {
+		return err
+	}
+	err = auth.CheckUser(r.Claims, st.Status(), r.App.RequireRegistered())
+	switch {
+	case errors.Is(err, auth.ErrRevoked):
+		return Errf(CodeInvalidToken, "access-token revoked; log in again")
+	case errors.Is(err, auth.ErrUserDisabled):
+		return Errf(CodeUserDisabled, "user %d is disabled", uid)
+	case err != nil, st.State == store.UserMissing && r.Route.Access == AccessUser:
+		return Errf(CodeUserNotFound, "user %d does not exist", uid)
+	}
+	return nil
 }
 
 // authenticate verifies the access-token and works out the acting user.

@@ -133,7 +133,7 @@ func (u *users) login(r *Req, uid int64, pw, guid string) (any, error) {
 	if err := checkText("device_guid", guid, maxGUID, false); err != nil {
 		return nil, err
 	}
-	hash, state, err := u.s.st.Credentials(r.Ctx, r.App.ID, uid)
+	hash, state, gen, err := u.s.st.CredentialsGen(r.Ctx, r.App.ID, uid)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (u *users) login(r *Req, uid int64, pw, guid string) (any, error) {
 	}
 	now := u.s.now()
 	ttl := u.s.cfg.UserTokenTTL
-	tok, err := auth.Issue([]byte(r.App.Secret), r.App.ID, auth.RoleUser, uid, ttl, now)
+	tok, err := auth.IssueGen([]byte(r.App.Secret), r.App.ID, auth.RoleUser, uid, gen, ttl, now)
 	if err != nil {
 		return nil, err
 	}

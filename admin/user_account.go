@@ -35,6 +35,8 @@ type settingsResult struct {
 
 type listBody struct {
 	List []int64 `json:"list" required:"true" doc:"user ids, 1 to 500"`
+	// RevokeTokens is a chatgate extension (docs/api/users.md).
+	RevokeTokens *bool `json:"revoke_tokens" doc:"chatgate: also revoke every token the users were issued before (default admin.revoke_tokens)"`
 }
 
 type registerBatchBody struct {
@@ -54,12 +56,14 @@ type registerItemResult struct {
 }
 
 type changePasswordBody struct {
-	OldPassword *string `json:"old_password" required:"true"`
-	NewPassword *string `json:"new_password" required:"true" doc:"1 to 72 bytes"`
+	OldPassword  *string `json:"old_password" required:"true"`
+	NewPassword  *string `json:"new_password" required:"true" doc:"1 to 72 bytes"`
+	RevokeTokens *bool   `json:"revoke_tokens" doc:"chatgate: also revoke every token the user was issued before, this request's included (default admin.revoke_tokens)"`
 }
 
 type passwordBody struct {
-	Password *string `json:"password" required:"true" doc:"1 to 72 bytes"`
+	Password     *string `json:"password" required:"true" doc:"1 to 72 bytes"`
+	RevokeTokens *bool   `json:"revoke_tokens" doc:"chatgate: also revoke every token the user was issued before (default admin.revoke_tokens)"`
 }
 
 type deleteBody struct {
@@ -276,7 +280,7 @@ func (u *users) changePassword(r *Req) (any, error) {
 	if !u.matches(hash, *b.OldPassword) {
 		return nil, Errf(CodeWrongPassword, "old_password is wrong")
 	}
-	return nil, u.setPassword(r, uid, *b.NewPassword)
+	return nil, u.setPassword(r, uid, *b.NewPassword, u.revoke(b.RevokeTokens))
 }
 
 func (u *users) changePasswordAdmin(r *Req) (any, error) {
@@ -294,15 +298,26 @@ func (u *users) changePasswordAdmin(r *Req) (any, error) {
 	if err := checkPassword("password", *b.Password); err != nil {
 		return nil, err
 	}
-	return nil, u.setPassword(r, uid, *b.Password)
+	return nil, u.setPassword(r, uid, *b.Password, u.revoke(b.RevokeTokens))
 }
 
-func (u *users) setPassword(r *Req, uid int64, pw string) error {
+// revoke is the revoke_tokens option of a request, admin.revoke_tokens
+// when the request does not say.
+func (u *users) revoke(opt *bool) bool {
+	if opt != nil {
+		return *opt
+	}
+	return u.s.cfg.RevokeTokens
+}
+
+// setPassword stores a new password; revoke also cuts off every token the
+// user holds, so that a stolen one stops working (4018 on the socket, 10008 here).
+func (u *users) setPassword(r *Req, uid int64, pw string, revoke bool) error {
 	h, err := u.hash(pw)
 	if err != nil {
 		return err
 	}
-	err = u.s.st.SetUserFields(r.Ctx, r.App.ID, uid, map[string]string{"password": h})
+	err = u.s.st.SetUserFieldsRevoking(r.Ctx, r.App.ID, uid, map[string]string{"password": h}, revoke)
 	if errors.Is(err, store.ErrNotFound) {
 		return Errf(CodeUserNotFound, "user %d does not exist", uid)
 	}
@@ -386,7 +401,7 @@ func (u *users) setDisabled(r *Req, disabled bool) (any, error) {
 			return nil, Errf(CodeUserNotFound, "user %d does not exist; no user was changed", ids[i])
 		}
 	}
-	if err := u.s.st.SetUsersDisabled(r.Ctx, r.App.ID, ids, disabled); err != nil {
+	if err := u.s.st.SetUsersDisabledRevoking(r.Ctx, r.App.ID, ids, disabled, u.revoke(b.RevokeTokens)); err != nil {
 		return nil, err
 	}
 	if !disabled {

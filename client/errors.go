@@ -31,6 +31,11 @@ type KickError struct {
 	Reason string
 }
 
+// Final reports whether the kick ends the Session instead of being
+// followed by a reconnect: the device was replaced, or an administrator
+// kicked, disabled or deleted the user.
+func (e *KickError) Final() bool { return final(e.Code) }
+
 func (e *KickError) Error() string {
 	return fmt.Sprintf("client: kicked by the server: %d %s", int(e.Code), e.Reason)
 }

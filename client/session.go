@@ -179,7 +179,7 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // of its context, a *KickError with code 4101 when another connection of
 // the same device replaced it (4102, 4103, 4108 when an administrator
 // kicked, disabled or deleted the user), or the *protocol.Error of a refused
-// authentication (4010-4014).
+// authentication (4010-4014, 4017, 4018).
 func (s *Session) Err() error {
 	select {
 	case <-s.done:
@@ -326,7 +326,7 @@ func permanent(err error) bool {
 	case protocol.CodeBadFrame, protocol.CodeUnknownType, protocol.CodeMissingField, protocol.CodeBadValue,
 		protocol.CodeFrameTooLarge, protocol.CodeNotAuthed, protocol.CodeAlreadyAuthed,
 		protocol.CodeAuthFailed, protocol.CodeTokenExpired, protocol.CodeUnknownApp,
-		protocol.CodeAppMismatch, protocol.CodeUserDisabled:
+		protocol.CodeAppMismatch, protocol.CodeUserDisabled, protocol.CodeUserUnknown, protocol.CodeTokenRevoked:
 		return true
 	}
 	return false

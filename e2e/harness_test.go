@@ -140,7 +140,7 @@ router:
 metrics: {listen: %q}
 log: {level: info, format: text}
 apps:
-  - {id: %s, secret: %q, name: e2e}
+  - {id: %s, secret: %q, name: e2e, users: any}
 `, name+"-"+fmt.Sprint(time.Now().UnixNano()%1e6), rolesYAML, c.redisYAML, p.wsAddr, p.opsAddr, testApp, testSecret)
 	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o600); err != nil {
 		c.t.Fatal(err)

@@ -70,7 +70,7 @@ push:
 metrics: {listen: %q}
 log: {level: info, format: text}
 apps:
-  - {id: %s, secret: %q, name: e2e, push: %s}
+  - {id: %s, secret: %q, name: e2e, users: any, push: %s}
 `, node, strings.ReplaceAll(roles, ",", ", "), c.redisYAML, p.wsAddr, adminAddr, p.opsAddr, testApp, testSecret, c.appPush)
 	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o600); err != nil {
 		c.t.Fatal(err)

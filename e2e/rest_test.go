@@ -56,7 +56,7 @@ router: {partitions: %d}
 metrics: {listen: %q}
 log: {level: info, format: text}
 apps:
-  - {id: %s, secret: %q, name: e2e}
+  - {id: %s, secret: %q, name: e2e, users: any}
 `, name+"-"+strconv.FormatInt(time.Now().UnixNano()%1e6, 10), c.redisYAML, apiAddr, requestTimeout,
 		restPartitions, p.opsAddr, testApp, testSecret)
 	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o600); err != nil {

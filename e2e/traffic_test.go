@@ -415,7 +415,7 @@ func TestAppIsolation(t *testing.T) {
 	ctx := withTimeout(t, 30*time.Second)
 	st := storeFor(t, c)
 	const otherSecret = "other-app-secret-0123456789"
-	if err := st.PutApp(ctx, store.App{ID: "other", Secret: otherSecret}); err != nil {
+	if err := st.PutApp(ctx, store.App{ID: "other", Secret: otherSecret, Users: store.AppUsersAny}); err != nil {
 		t.Fatal(err)
 	}
 	otherTok := func(uid int64) string {

@@ -38,27 +38,29 @@ type appCache struct {
 
 type appEntry struct {
 	secret []byte
-	exp    time.Time
+	// open: the app lets unregistered users act (store.AppUsersAny).
+	open bool
+	exp  time.Time
 }
 
 func newAppCache(st *store.Store, ttl time.Duration, max int) *appCache {
 	return &appCache{st: st, ttl: ttl, max: max, m: make(map[string]appEntry)}
 }
 
-// secret returns the signing secret of app, or store.ErrNotFound.
-func (a *appCache) secret(ctx context.Context, app string) ([]byte, error) {
+// get returns what auth needs of app, or store.ErrNotFound.
+func (a *appCache) get(ctx context.Context, app string) (appEntry, error) {
 	now := time.Now()
 	a.mu.Lock()
 	e, ok := a.m[app]
 	a.mu.Unlock()
 	if ok && now.Before(e.exp) {
-		return e.secret, nil
+		return e, nil
 	}
 	rec, err := a.st.GetApp(ctx, app)
 	if err != nil {
-		return nil, err
+		return appEntry{}, err
 	}
-	secret := []byte(rec.Secret)
+	e = appEntry{secret: []byte(rec.Secret), open: !rec.RequireRegistered(), exp: now.Add(a.ttl)}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.m) >= a.max {
@@ -74,8 +76,8 @@ func (a *appCache) secret(ctx context.Context, app string) ([]byte, error) {
 			delete(a.m, k)
 		}
 	}
-	a.m[app] = appEntry{secret: secret, exp: now.Add(a.ttl)}
-	return secret, nil
+	a.m[app] = e
+	return e, nil
 }
 
 // authenticate handles the auth frame of an unauthenticated connection. On
@@ -94,7 +96,7 @@ func (c *conn) authenticate(f *protocol.Frame) (stop bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
 	defer cancel()
 
-	secret, err := g.apps.secret(ctx, f.AppID)
+	app, err := g.apps.get(ctx, f.AppID)
 	if errors.Is(err, store.ErrNotFound) {
 		return fail(protocol.CodeUnknownApp, "unknown app_id")
 	}
@@ -102,7 +104,7 @@ func (c *conn) authenticate(f *protocol.Frame) (stop bool) {
 		return unavailable("get app", err)
 	}
 	now := g.now()
-	claims, err := auth.Verify(secret, f.AppID, f.Token, now)
+	claims, err := auth.Verify(app.secret, f.AppID, f.Token, now)
 	switch {
 	case errors.Is(err, auth.ErrExpired):
 		return fail(protocol.CodeTokenExpired, "token expired")
@@ -114,12 +116,19 @@ func (c *conn) authenticate(f *protocol.Frame) (stop bool) {
 		return fail(protocol.CodeAuthFailed, "user token required")
 	}
 	uid := claims.UserID()
-	disabled, err := g.st.UserDisabled(ctx, f.AppID, uid)
+	st, err := g.st.UserAuth(ctx, f.AppID, uid, app.open)
 	if err != nil {
-		return unavailable("user disabled", err)
+		return unavailable("user state", err)
 	}
-	if disabled {
+	switch err := auth.CheckUser(claims, st.Status(), !app.open); {
+	case errors.Is(err, auth.ErrUserDisabled):
 		return fail(protocol.CodeUserDisabled, "user is disabled")
+	case errors.Is(err, auth.ErrUserUnknown):
+		return fail(protocol.CodeUserUnknown, "user is not registered or was deleted")
+	case errors.Is(err, auth.ErrRevoked):
+		return fail(protocol.CodeTokenRevoked, "token revoked; get a new one")
+	case err != nil:
+		return fail(protocol.CodeAuthFailed, "invalid token")
 	}
 	notifier := f.Notifier
 	if notifier != "" {
@@ -166,6 +175,7 @@ func (c *conn) authenticate(f *protocol.Frame) (stop bool) {
 		return unavailable("register route", err)
 	}
 	c.authed.Store(true)
+	c.leavePreauth()
 	if old != nil {
 		g.kickReplaced(ctx, c.app, uid, old)
 	}
@@ -200,6 +210,7 @@ func (c *conn) release(hello []byte) {
 	c.held, c.hold = nil, false
 	c.pushLocked(hello)
 	for _, b := range held {
+		c.qBytes -= len(b) // counted when held; pushLocked counts it again
 		c.pushLocked(b)
 	}
 	start := !c.writing

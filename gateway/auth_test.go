@@ -75,7 +75,7 @@ func TestAuthFailures(t *testing.T) {
 	now := time.Now()
 	other := uniq("other")
 	otherSecret := []byte("secret-of-other-app-0123456789")
-	if err := e.st.PutApp(ctx, store.App{ID: other, Secret: string(otherSecret)}); err != nil {
+	if err := e.st.PutApp(ctx, store.App{ID: other, Secret: string(otherSecret), Users: store.AppUsersAny}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.st.SetUserDisabled(ctx, e.app, 66, true); err != nil {

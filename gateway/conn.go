@@ -45,6 +45,13 @@ type conn struct {
 	timer     *time.Timer
 	lastFrame atomic.Int64 // unix nanos of the last client frame
 	authed    atomic.Bool
+	// src is the source address the connection counts under while preauth
+	// is set (it has not authenticated yet; see limits.go).
+	src     string
+	preauth atomic.Bool
+	// carried: bytes the client sent right behind its handshake wait in
+	// the library's reader, where idleWait cannot see them.
+	carried bool
 
 	// done is closed once the WebSocket is closed, by whoever closes it.
 	done      chan struct{}
@@ -61,6 +68,7 @@ type conn struct {
 	mu      sync.Mutex
 	q       [][]byte // frames waiting for the writer, from q[head]
 	head    int
+	qBytes  int      // bytes of the frames in q[head:] and held (send_queue_bytes)
 	held    [][]byte // frames queued while hold is set (before hello)
 	hold    bool
 	writing bool // a writer goroutine is running
@@ -106,6 +114,11 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
+	src := sourceAddr(r)
+	if !g.takePreauth(w, src) {
+		g.slots.Add(-1)
+		return
+	}
 	hw := &smallHijacker{ResponseWriter: w, pool: &g.batchBufs}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		Subprotocols:   []string{protocol.Subprotocol},
@@ -114,6 +127,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Accept already answered with an HTTP error.
 		g.slots.Add(-1)
+		g.releasePreauth(src)
 		g.log.Debug("websocket upgrade refused", "err", err, "remote", r.RemoteAddr)
 		return
 	}
@@ -122,24 +136,29 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = hw.raw.SetDeadline(time.Now().Add(g.cfg.WriteTimeout))
 		_ = ws.Close(websocket.StatusCode(protocol.CodeBadFrame), "subprotocol "+protocol.Subprotocol+" required")
 		g.slots.Add(-1)
+		g.releasePreauth(src)
 		return
 	}
 	// The library limit sits above ours so that an oversize frame reaches
 	// readFrame, which answers 4004 instead of the library's 1009.
 	ws.SetReadLimit(int64(g.cfg.Limits.MaxFrameBytes) + 1024)
 	c := &conn{
-		g:    g,
-		ws:   ws,
-		raw:  hw.raw,
-		br:   hw.br,
-		out:  hw.out,
-		rc:   readWaiter(hw.raw),
-		id:   newConnID(),
-		lim:  rate.NewLimiter(rate.Limit(g.cfg.Limits.FramesPerSecond), g.cfg.Limits.FrameBurst),
-		done: make(chan struct{}),
+		g:       g,
+		ws:      ws,
+		raw:     hw.raw,
+		br:      hw.br,
+		out:     hw.out,
+		rc:      readWaiter(hw.raw),
+		id:      newConnID(),
+		src:     src,
+		carried: hw.carried,
+		lim:     rate.NewLimiter(rate.Limit(g.cfg.Limits.FramesPerSecond), g.cfg.Limits.FrameBurst),
+		done:    make(chan struct{}),
 	}
 	c.lastFrame.Store(time.Now().UnixNano())
+	c.preauth.Store(true)
 	if !g.register(c) {
+		c.leavePreauth()
 		g.m.connects.WithLabelValues(protocol.CodeUnavailable.String()).Inc()
 		_ = hw.raw.SetDeadline(time.Now().Add(g.cfg.WriteTimeout))
 		_ = ws.Close(websocket.StatusCode(protocol.CodeKickShutdown), protocol.CodeKickShutdown.String())
@@ -169,8 +188,10 @@ func (c *conn) serve() {
 	for first := true; ; first = false {
 		// Before the first frame the bytes a client sent right behind its
 		// handshake may sit in the library's reader, out of sight of
-		// idleWait; after the first read they are all in c.br.
-		if !first {
+		// idleWait; after the first read they are all in c.br. Without
+		// such bytes an unauthenticated connection parks in idleWait too,
+		// and costs no more than an idle authenticated one.
+		if !first || !c.carried {
 			if err := c.idleWait(); err != nil {
 				return
 			}
@@ -313,7 +334,7 @@ func (c *conn) teardown() {
 	c.timer.Stop()
 	c.mu.Lock()
 	c.closing = true
-	c.q, c.head, c.held = nil, 0, nil
+	c.q, c.head, c.held, c.qBytes = nil, 0, nil, 0
 	c.mu.Unlock()
 	// Closing the raw connection first unblocks a writer stuck on a dead
 	// peer; a close handshake in progress has already exchanged its frames.
@@ -324,6 +345,7 @@ func (c *conn) teardown() {
 	})
 	g.unregister(c)
 	g.slots.Add(-1)
+	c.leavePreauth()
 	if !c.authed.Load() {
 		return
 	}

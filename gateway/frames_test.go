@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -417,22 +418,55 @@ func TestStateAndRouteRefresh(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
+	// Timeouts long enough that a busy machine's scheduling delays do not
+	// look like idleness; the test asserts the rule (a connection without
+	// frames for the idle timeout is kicked, one with frames is not), not
+	// how fast the kick comes.
+	const idleTimeout = 2 * time.Second
 	e := newEnv(t, func(c *config.Gateway) {
-		c.IdleTimeout = 500 * time.Millisecond
-		c.Heartbeat = 200 * time.Millisecond
+		c.IdleTimeout = idleTimeout
+		c.Heartbeat = idleTimeout / 4
 	})
+	loginAt := time.Now() // before the auth frame: the server's clock starts later
 	idle, hi := e.login(t, 1, 1)
 	busy, _ := e.login(t, 2, 1)
-	time.Sleep(300 * time.Millisecond)
-	if c := e.g.byID(hi.Session); c == nil || c.isClosing() {
+	// The busy client sends a frame every 200 ms until the idle one is
+	// kicked; its pongs wait in its frame channel.
+	stop := make(chan struct{})
+	pinged := make(chan struct{})
+	go func() {
+		defer close(pinged)
+		for i := uint32(1); ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+				busy.send(map[string]any{"t": "ping", "rid": i})
+			}
+		}
+	}()
+	stopPings := sync.OnceFunc(func() { close(stop); <-pinged })
+	defer stopPings()
+	if c := e.g.byID(hi.Session); (c == nil || c.isClosing()) && time.Since(loginAt) < idleTimeout {
 		t.Fatal("kicked before the idle timeout")
 	}
-	for i := 0; i < 8; i++ {
-		time.Sleep(150 * time.Millisecond)
-		busy.ping(uint32(i + 1))
-	}
 	idle.expectKick(protocol.CodeKickIdle)
-	busy.ping(100)
+	if d := time.Since(loginAt); d < idleTimeout {
+		t.Fatalf("idle connection kicked after %v, before the idle timeout %v", d, idleTimeout)
+	}
+	stopPings()
+	// The busy client was never kicked: its pongs are all there, then the
+	// answer to one more ping.
+	busy.send(map[string]any{"t": "ping", "rid": 100000})
+	for {
+		f := busy.read()
+		if f.T != protocol.TypePong {
+			t.Fatalf("busy client got %s", f.raw)
+		}
+		if f.Rid == 100000 {
+			break
+		}
+	}
 	if e.counter("chatgate_gateway_kicks_total", "reason", "idle_timeout") != 1 {
 		t.Fatal("idle kick not counted")
 	}

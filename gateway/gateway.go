@@ -84,6 +84,7 @@ type Gateway struct {
 	// slots counts connections accepted or being accepted, against
 	// cfg.MaxConnections; it is taken before the upgrade.
 	slots    atomic.Int64
+	preauth  preauthCount
 	draining atomic.Bool
 	reading  atomic.Bool
 
@@ -105,8 +106,8 @@ func New(cfg config.Gateway, node string, partitions int, deps Deps) (*Gateway, 
 		return nil, fmt.Errorf("gateway: node name %q must be non-empty without '|', '{' or '}'", node)
 	case partitions < 1:
 		return nil, fmt.Errorf("gateway: partitions must be positive, got %d", partitions)
-	case cfg.SendQueue < 1:
-		return nil, errors.New("gateway: send_queue must be positive")
+	case cfg.SendQueue < 1 || cfg.SendQueueBytes < 1:
+		return nil, errors.New("gateway: send_queue and send_queue_bytes must be positive")
 	case cfg.AuthTimeout <= 0 || cfg.IdleTimeout <= 0 || cfg.WriteTimeout <= 0 || cfg.RouteTTL <= 0 || cfg.Heartbeat <= 0:
 		return nil, errors.New("gateway: auth_timeout, idle_timeout, write_timeout, route_ttl and heartbeat must be positive")
 	case cfg.Limits.MaxFrameBytes < 1 || cfg.Limits.FramesPerSecond < 1 || cfg.Limits.FrameBurst < 1:
@@ -139,6 +140,7 @@ func New(cfg config.Gateway, node string, partitions int, deps Deps) (*Gateway, 
 		m:          m,
 		apps:       newAppCache(deps.Store, appCacheTTL, appCacheMax),
 		readBlock:  deliveryBlock,
+		preauth:    preauthCount{by: make(map[string]int)},
 		conns:      make(map[string]*conn),
 		users:      make(map[string]map[int64][]*conn),
 	}

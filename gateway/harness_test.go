@@ -91,7 +91,7 @@ func newEnv(t *testing.T, mutate func(*config.Gateway)) *testEnv {
 	st := store.New(rdb, store.Options{})
 	app := uniq("app")
 	secret := []byte("secret-of-" + app + "-0123456789")
-	if err := st.PutApp(context.Background(), store.App{ID: app, Secret: string(secret)}); err != nil {
+	if err := st.PutApp(context.Background(), store.App{ID: app, Secret: string(secret), Users: store.AppUsersAny}); err != nil {
 		t.Fatal(err)
 	}
 	return startGateway(t, rdb, st, app, secret, mutate)
@@ -145,10 +145,11 @@ func startGateway(t *testing.T, rdb *redis.Client, st *store.Store, app string, 
 		url: "ws" + strings.TrimPrefix(srv.URL, "http"), app: app, secret: secret, node: node}
 }
 
-// waitFor polls cond for up to 5 seconds.
+// waitFor polls cond for up to 30 seconds: generous, so that a busy
+// machine is not mistaken for a broken gateway.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -273,7 +274,7 @@ func (c *client) next(d time.Duration) rx {
 
 func (c *client) read() rx {
 	c.t.Helper()
-	return c.next(3 * time.Second)
+	return c.next(30 * time.Second)
 }
 
 // expect reads the next frame and checks its type (and code for err and

@@ -111,6 +111,8 @@ type smallHijacker struct {
 	raw  net.Conn
 	br   *bufio.Reader // the reader the WebSocket connection reads from
 	out  *sockWriter   // what the WebSocket connection writes to
+	// carried: the client's first bytes arrived with the handshake.
+	carried bool
 }
 
 // Unwrap lets http.ResponseController reach the wrapped writer.
@@ -136,6 +138,7 @@ func (h *smallHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	var br *bufio.Reader
 	if n := brw.Reader.Buffered(); n > 0 {
+		h.carried = true
 		b, _ := brw.Reader.Peek(n)
 		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), nc), max(readBufSize, n))
 		// Pull the carried-over bytes into the buffer now: Accept peeks

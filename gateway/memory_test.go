@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chatgate/chatgate/internal/auth"
+	"github.com/chatgate/chatgate/internal/bus"
 	"github.com/chatgate/chatgate/internal/config"
 	"github.com/chatgate/chatgate/protocol"
 )
@@ -133,7 +134,8 @@ const (
 	memAddrEnv  = "GATEWAY_MEM_ADDR"
 	memAppEnv   = "GATEWAY_MEM_APP"
 	memSecEnv   = "GATEWAY_MEM_SECRET"
-	memConnsEnv = "GATEWAY_MEM_CONNS" // number of connections, default 2000
+	memConnsEnv = "GATEWAY_MEM_CONNS"  // number of connections, default 2000
+	memNoAuth   = "GATEWAY_MEM_NOAUTH" // set: the connections never authenticate
 )
 
 // TestIdleConnectionMemory measures what one idle authenticated connection
@@ -143,6 +145,17 @@ const (
 // budget is about 12 KiB of RSS per connection; GATEWAY_MEM_CONNS=19000
 // measures at the size of the budget.
 func TestIdleConnectionMemory(t *testing.T) {
+	connectionMemory(t, "TestIdleConnectionMemory", false)
+}
+
+// TestUnauthenticatedConnectionMemory measures the same for connections
+// that never authenticate: they must cost no more than authenticated idle
+// ones (same budget), and the memory must come back once they close.
+func TestUnauthenticatedConnectionMemory(t *testing.T) {
+	connectionMemory(t, "TestUnauthenticatedConnectionMemory", true)
+}
+
+func connectionMemory(t *testing.T, test string, noAuth bool) {
 	if os.Getenv(memChildEnv) != "" {
 		memChild(t)
 		return
@@ -156,7 +169,10 @@ func TestIdleConnectionMemory(t *testing.T) {
 	}
 	// Connecting thousands of clients at full speed on a small machine can
 	// delay an auth past the usual test timeout; it is not what is measured.
-	e := newEnv(t, func(c *config.Gateway) { c.AuthTimeout, c.IdleTimeout = time.Minute, time.Hour })
+	e := newEnv(t, func(c *config.Gateway) {
+		c.AuthTimeout, c.IdleTimeout = 5*time.Minute, time.Hour
+		c.MaxUnauthenticated, c.MaxUnauthenticatedPerAddress = 0, 0
+	})
 	addr := strings.TrimPrefix(e.srv.URL, "http://")
 	// Warm up every path (pools, scripts, caches) once.
 	warm, err := dialRaw(addr)
@@ -173,28 +189,44 @@ func TestIdleConnectionMemory(t *testing.T) {
 
 	before := sampleMemory()
 	goroutinesBefore := runtime.NumGoroutine()
-	ch := startChild(t, "TestIdleConnectionMemory", []string{memChildEnv + "=1", memAddrEnv + "=" + addr,
-		memAppEnv + "=" + e.app, memSecEnv + "=" + string(e.secret), memConnsEnv + "=" + strconv.Itoa(n)}, "MEMCHILD ")
+	env := []string{memChildEnv + "=1", memAddrEnv + "=" + addr,
+		memAppEnv + "=" + e.app, memSecEnv + "=" + string(e.secret), memConnsEnv + "=" + strconv.Itoa(n)}
+	kind := "idle authenticated"
+	if noAuth {
+		env, kind = append(env, memNoAuth+"=1"), "unauthenticated"
+	}
+	ch := startChild(t, test, env, "MEMCHILD ")
 	if l := ch.next(); l != "ready" {
 		t.Fatalf("client process: %q", l)
 	}
-	if got := e.g.Connections(); got != n {
-		t.Fatalf("connections = %d, want %d", got, n)
-	}
+	waitFor(t, "every connection registered", func() bool { return e.g.Connections() == n })
 	time.Sleep(200 * time.Millisecond) // writers and net/http goroutines exit
 	after := sampleMemory()
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) }
 	heapInuse, heapLive, stacks, rss := per(after.heapInuse, before.heapInuse), per(after.heapAlloc, before.heapAlloc),
 		per(after.stackInuse, before.stackInuse), per(after.rss, before.rss)
-	t.Logf("%d idle authenticated connections, per connection: RSS %.0f B (%.2f KiB); heap in use %.0f B (live %.0f B); stacks %.0f B; heap in use + stacks %.0f B (%.2f KiB); %.2f goroutines",
-		n, rss, rss/1024, heapInuse, heapLive, stacks, heapInuse+stacks, (heapInuse+stacks)/1024,
+	t.Logf("%d %s connections, per connection: RSS %.0f B (%.2f KiB); heap in use %.0f B (live %.0f B); stacks %.0f B; heap in use + stacks %.0f B (%.2f KiB); %.2f goroutines",
+		n, kind, rss, rss/1024, heapInuse, heapLive, stacks, heapInuse+stacks, (heapInuse+stacks)/1024,
 		float64(runtime.NumGoroutine()-goroutinesBefore)/float64(n))
 	if heapInuse+stacks > 12*1024 {
 		t.Errorf("an idle connection costs %.0f B of heap and stack, budget 12 KiB", heapInuse+stacks)
 	}
 	ch.stop()
 	waitFor(t, "connections gone", func() bool { return e.g.Connections() == 0 })
+	// Teardowns finish their Redis calls after the connection left the
+	// table: wait for their goroutines too.
+	waitFor(t, "teardown goroutines gone", func() bool { return runtime.NumGoroutine() <= goroutinesBefore+10 })
+	closed := sampleMemory()
+	t.Logf("after the %d connections closed: RSS %+.1f MiB from before they opened (%.1f MiB while held); heap in use %+.1f MiB; stacks %+.1f MiB",
+		n, mib(closed.rss, before.rss), mib(after.rss, before.rss), mib(closed.heapInuse, before.heapInuse), mib(closed.stackInuse, before.stackInuse))
+	// Authenticated connections leave the Redis client's pool grown by
+	// their teardowns; unauthenticated ones leave nothing.
+	if left := float64(closed.heapInuse+closed.stackInuse) - float64(before.heapInuse+before.stackInuse); noAuth && left > float64(n)*1024 {
+		t.Errorf("%.0f B of heap and stack per connection still in use after they closed", left/float64(n))
+	}
 }
+
+func mib(a, b uint64) float64 { return (float64(a) - float64(b)) / (1 << 20) }
 
 // memChild is the client process: it connects and authenticates the
 // connections, says so, and holds them until its stdin closes.
@@ -221,6 +253,10 @@ func memChild(t *testing.T) {
 				if err != nil {
 					errs <- err
 					return
+				}
+				if os.Getenv(memNoAuth) != "" {
+					clients[i] = c
+					continue
 				}
 				if err := c.writeText(frame); err != nil {
 					errs <- err
@@ -249,4 +285,44 @@ func memChild(t *testing.T) {
 	fmt.Println("MEMCHILD ready")
 	io.Copy(io.Discard, os.Stdin)
 	runtime.KeepAlive(clients)
+}
+
+// TestSlowConsumerMemory measures the most gateway memory one client that
+// never reads can hold before it is kicked, with 30 KiB messages: the byte
+// cap (send_queue_bytes, default 1 MiB) against the frame cap alone (1,024
+// frames, which is what bounded it before send_queue_bytes existed).
+func TestSlowConsumerMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("memory measurement")
+	}
+	for _, tc := range []struct {
+		name  string
+		bytes int
+	}{{"frame cap only", 1 << 40}, {"send_queue_bytes 1 MiB", 1 << 20}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *config.Gateway) {
+				c.SendQueue, c.SendQueueBytes = 1024, tc.bytes
+				c.IdleTimeout, c.WriteTimeout = time.Hour, time.Minute
+			})
+			e.loginPaused(t, 50)
+			before := sampleMemory()
+			content := strings.Repeat("x", 30<<10)
+			var peak uint64
+			sent := 0
+			for ; sent < 1300 && e.counter("chatgate_gateway_kicks_total", "reason", "slow_consumer") == 0; sent++ {
+				body, _ := json.Marshal(&protocol.Message{ID: protocol.ID(sent + 1), Conv: "u:50:51", From: 9, Type: "text", Content: content, TS: 1})
+				e.push(t, e.node, bus.Delivery{Kind: bus.KindMsg, App: e.app, Users: []int64{50}, Msg: body})
+				if sent%16 == 0 {
+					var ms runtime.MemStats
+					runtime.ReadMemStats(&ms)
+					peak = max(peak, ms.HeapInuse)
+				}
+			}
+			waitFor(t, "slow consumer kicked", func() bool {
+				return e.counter("chatgate_gateway_kicks_total", "reason", "slow_consumer") > 0
+			})
+			t.Logf("%s: kicked after %d messages of 30 KiB; peak gateway heap in use %+.1f MiB over the start",
+				tc.name, sent, mib(peak, before.heapInuse))
+		})
+	}
 }

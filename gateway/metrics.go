@@ -13,13 +13,19 @@ import (
 // from a closed set (frame types, protocol code names), so cardinality stays
 // bounded whatever clients or routers send.
 type metrics struct {
-	connections     prometheus.Gauge
-	connects        *prometheus.CounterVec
-	framesIn        *prometheus.CounterVec
-	errors          *prometheus.CounterVec
-	deliveries      prometheus.Counter
-	kicks           *prometheus.CounterVec
-	queueFull       prometheus.Counter
+	connections prometheus.Gauge
+	connects    *prometheus.CounterVec
+	framesIn    *prometheus.CounterVec
+	errors      *prometheus.CounterVec
+	deliveries  prometheus.Counter
+	kicks       *prometheus.CounterVec
+	queueFull   prometheus.Counter
+	// queueFullBytes counts the queue overflows due to send_queue_bytes.
+	queueFullBytes prometheus.Counter
+	// unauthed is the number of connections not yet authenticated;
+	// unauthRefused the upgrades refused over the caps, by scope.
+	unauthed        prometheus.Gauge
+	unauthRefused   *prometheus.CounterVec
 	ingress         prometheus.Counter
 	batches         prometheus.Counter
 	deliveryLatency prometheus.Histogram
@@ -44,6 +50,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "kicks_total", Help: "Connections closed by the server with a kick frame, by reason."}, []string{"reason"}),
 		queueFull: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "send_queue_full_total", Help: "Connections whose send queue overflowed (kicked as slow consumers)."}),
+		queueFullBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "send_queue_bytes_full_total", Help: "Connections kicked as slow consumers because their queued bytes passed gateway.send_queue_bytes."}),
+		unauthed: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "unauthenticated_connections", Help: "Open connections that have not authenticated yet."}),
+		unauthRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "unauthenticated_refused_total", Help: "WebSocket upgrades refused because too many connections were unauthenticated, by scope (gateway: HTTP 503, address: HTTP 429)."}, []string{"scope"}),
 		ingress: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "ingress_total", Help: "Sends written to the ingress streams."}),
 		batches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
@@ -56,7 +68,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: latencyBuckets}),
 	}
 	for _, c := range []prometheus.Collector{m.connections, m.connects, m.framesIn, m.errors, m.deliveries,
-		m.kicks, m.queueFull, m.ingress, m.batches, m.deliveryLatency, m.ackLatency} {
+		m.kicks, m.queueFull, m.queueFullBytes, m.unauthed, m.unauthRefused, m.ingress, m.batches, m.deliveryLatency, m.ackLatency} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

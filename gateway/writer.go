@@ -18,21 +18,28 @@ import (
 // connection without copying.
 
 // enqueue queues a frame for the client. It reports false when the frame was
-// dropped: the connection is closing, or its queue is full, in which case
-// the connection is kicked as a slow consumer.
+// dropped: the connection is closing, or its queue is full (send_queue
+// frames or send_queue_bytes bytes), in which case the connection is kicked
+// as a slow consumer. A frame is always taken into an empty queue, so what
+// one connection holds queued is at most send_queue_bytes plus one frame.
 func (c *conn) enqueue(b []byte) bool {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
 		return false
 	}
-	if len(c.q)-c.head+len(c.held) >= c.g.cfg.SendQueue {
+	overBytes := c.qBytes > 0 && c.qBytes+len(b) > c.g.cfg.SendQueueBytes
+	if overBytes || len(c.q)-c.head+len(c.held) >= c.g.cfg.SendQueue {
 		c.mu.Unlock()
 		c.g.m.queueFull.Inc()
+		if overBytes {
+			c.g.m.queueFullBytes.Inc()
+		}
 		c.kick(protocol.CodeKickSlow)
 		return false
 	}
 	if c.hold {
+		c.qBytes += len(b)
 		c.held = append(c.held, b)
 		c.mu.Unlock()
 		return true
@@ -57,6 +64,7 @@ func (c *conn) pushLocked(b []byte) {
 		c.q, c.head = c.q[:n], 0
 	}
 	c.q = append(c.q, b)
+	c.qBytes += len(b)
 }
 
 // closeWith queues last (if any) as the final frame and makes the writer
@@ -83,6 +91,10 @@ func (c *conn) closeWith(last []byte, status websocket.StatusCode, reason string
 	}
 	// Frames held for after the hello are moot: the hello will not come.
 	c.held, c.hold = nil, false
+	c.qBytes = 0
+	for _, b := range c.q[c.head:] {
+		c.qBytes += len(b)
+	}
 	if last != nil {
 		c.pushLocked(last)
 	}
@@ -164,6 +176,7 @@ func (c *conn) writeLoop() {
 			b := c.q[c.head]
 			c.q[c.head] = nil
 			c.head++
+			c.qBytes -= len(b)
 			c.mu.Unlock()
 			// Inside a batch this only appends to the batch buffer.
 			if err := c.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
@@ -211,13 +224,13 @@ func (c *conn) writerIdle(deadline *time.Time) (exit bool) {
 	}
 	if c.closing {
 		status, reason := c.closeCode, c.closeReason
-		c.q, c.head = nil, 0
+		c.q, c.head, c.qBytes = nil, 0, 0
 		c.mu.Unlock()
 		c.finish(status, reason)
 		return true
 	}
 	c.writing = false
-	c.head = 0
+	c.head, c.qBytes = 0, 0
 	c.q = c.q[:0]
 	if cap(c.q) > 8 {
 		// Keep only a small array on idle connections.
@@ -232,7 +245,7 @@ func (c *conn) writeFailed() {
 	c.out.end()
 	c.mu.Lock()
 	c.closing = true
-	c.q, c.head, c.held = nil, 0, nil
+	c.q, c.head, c.held, c.qBytes = nil, 0, nil, 0
 	c.mu.Unlock()
 	c.finish(0, "")
 }

@@ -373,6 +373,9 @@ func (c *coordinator) traffic(ctx context.Context) error {
 	for time.Now().Before(deadline) && ctx.Err() == nil && !c.st.drained() {
 		sleepCtx(ctx, drainPoll)
 	}
+	if !c.st.drained() {
+		c.ledger.DrainUnfinished()
+	}
 	after := c.obs.observe(ctx)
 	c.phase.Store("verdict")
 	c.tell(command{Cmd: "stop"})

@@ -1,6 +1,9 @@
 package loadtest
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestLedger(t *testing.T) {
 	a, b1, b2 := DeviceKey{1, 1}, DeviceKey{2, 1}, DeviceKey{2, 2}
@@ -59,5 +62,28 @@ func TestLedger(t *testing.T) {
 			tt.run(l)
 			tt.check(t, l.Report())
 		})
+	}
+}
+
+// TestLedgerNotDeliveredYet: a delivery missing when the drain ended at
+// its deadline is "not delivered yet", never "lost", and still fails the
+// run; after a finished drain it is lost.
+func TestLedgerNotDeliveredYet(t *testing.T) {
+	for _, unfinished := range []bool{false, true} {
+		l := NewLedger()
+		a, b := DeviceKey{User: 1, Device: 1}, DeviceKey{User: 2, Device: 1}
+		l.Acked(7, "u:1:2", a, []DeviceKey{b})
+		if unfinished {
+			l.DrainUnfinished()
+		}
+		r := l.Report()
+		switch {
+		case r.OK():
+			t.Fatalf("unfinished=%v: a missing delivery passed: %v", unfinished, r)
+		case unfinished && (r.Lost != 0 || r.NotDeliveredYet != 1 || !strings.Contains(r.String(), "not delivered yet")):
+			t.Fatalf("unfinished drain: %v", r)
+		case !unfinished && (r.Lost != 1 || r.NotDeliveredYet != 0):
+			t.Fatalf("finished drain: %v", r)
+		}
 	}
 }

@@ -31,7 +31,7 @@ func startPushServer(t *testing.T, fake *fakepush.Server) server.Info {
 	cfg.Gateway.Listen, cfg.Metrics.Listen, cfg.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	// bcrypt at its cheapest: registering users is setup, not the subject.
 	cfg.Admin.PasswordCost = 4
-	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest push", Push: push}}
+	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest push", Users: "any", Push: push}}
 	return runServer(t, cfg)
 }
 

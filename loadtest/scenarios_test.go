@@ -46,8 +46,9 @@ func startEmbedded(t *testing.T) server.Info {
 	cfg := config.Default()
 	cfg.Node = "lt-embedded"
 	cfg.Redis.Addr, cfg.Redis.Addrs = "", nil
-	cfg.Gateway.Listen, cfg.Metrics.Listen = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest embedded"}}
+	// Free ports only: a fixed one (the admin default, 8081) may be taken.
+	cfg.Gateway.Listen, cfg.Metrics.Listen, cfg.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Apps = []config.App{{ID: e2eApp, Secret: e2eSecret, Name: "loadtest embedded", Users: "any"}}
 	ctx, cancel := context.WithCancel(context.Background())
 	started := make(chan server.Info, 1)
 	done := make(chan error, 1)
@@ -88,7 +89,9 @@ func TestEmbeddedScenarios(t *testing.T) {
 		mutate func(*Config)
 		check  func(*testing.T, *Result)
 	}{
-		{"chat", func(c *Config) { c.Scenario, c.UserBase, c.Rate = ScenarioChat, 3_000_000, 50 }, func(t *testing.T, r *Result) {
+		// Sized small: the embedded mode's in-process Redis is slow under
+		// the race detector on a busy machine (issue 15).
+		{"chat", func(c *Config) { c.Scenario, c.UserBase, c.Rate = ScenarioChat, 3_000_000, 15 }, func(t *testing.T, r *Result) {
 			if r.Traffic.Acked != r.Traffic.Planned || r.Ledger.Lost != 0 || r.Ledger.Expected != int(r.Traffic.Planned) {
 				t.Fatalf("traffic %+v ledger %v", r.Traffic, r.Ledger)
 			}
@@ -99,7 +102,7 @@ func TestEmbeddedScenarios(t *testing.T) {
 		{"mixed", func(c *Config) {
 			// Light: the embedded server runs on an in-process Redis,
 			// under the race detector.
-			c.Scenario, c.UserBase, c.Redis, c.Rate = ScenarioMixed, 4_000_000, info.RedisAddr, 20
+			c.Scenario, c.UserBase, c.Redis, c.Rate = ScenarioMixed, 4_000_000, info.RedisAddr, 10
 			c.GroupSize, c.Groups, c.GroupShare = 5, 2, 0.3
 			c.ChurnInterval, c.ChurnDown, c.ChurnFraction = time.Second, 200*time.Millisecond, 0.25
 		}, func(t *testing.T, r *Result) {
@@ -121,8 +124,9 @@ func TestEmbeddedScenarios(t *testing.T) {
 			c := e2eConfig(targets, "")
 			// The embedded server runs on an in-process Redis under the
 			// race detector, on a CI machine shared with other suites:
-			// low rates and a long drain keep this about the harness.
-			c.Connections, c.Duration, c.Drain = 20, 2*time.Second, 25*time.Second
+			// low rates and a long drain (a deadline: the drain ends as
+			// soon as everything arrived) keep this about the harness.
+			c.Connections, c.Duration, c.Drain = 20, 2*time.Second, 3*time.Minute
 			c.JSONPath, c.HTMLPath = filepath.Join(dir, "r.json"), filepath.Join(dir, "r.html")
 			tt.mutate(&c)
 			var out bytes.Buffer
@@ -172,7 +176,7 @@ func faultStack(t *testing.T) (ws string, dropped *atomic.Int64) {
 	t.Cleanup(func() { rdb.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	st := store.New(rdb, store.Options{})
-	if err := st.PutApp(ctx, store.App{ID: e2eApp, Secret: e2eSecret, Name: "fault"}); err != nil {
+	if err := st.PutApp(ctx, store.App{ID: e2eApp, Secret: e2eSecret, Name: "fault", Users: store.AppUsersAny}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
@@ -248,10 +252,13 @@ func TestLedgerCatchesInjectedLoss(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &res) != nil {
 		t.Fatalf("JSON result: %v", err)
 	}
-	if res.OK || res.Ledger == nil || res.Ledger.Lost != 1 || res.Ledger.Delivered != res.Ledger.Expected-1 {
+	// The drain cannot finish without the dropped delivery, so the ledger
+	// calls it "not delivered yet" (it cannot tell late from lost); either
+	// way the run fails.
+	if res.OK || res.Ledger == nil || res.Ledger.Lost+res.Ledger.NotDeliveredYet != 1 || res.Ledger.Delivered != res.Ledger.Expected-1 {
 		t.Fatalf("ledger %+v ok %v", res.Ledger, res.OK)
 	}
-	if !strings.Contains(out.String(), "lost=1") || !strings.Contains(out.String(), "FAIL") {
+	if !(strings.Contains(out.String(), "lost=1") || strings.Contains(out.String(), "not_delivered_yet=1")) || !strings.Contains(out.String(), "FAIL") {
 		t.Errorf("summary does not report the loss:\n%s", out.String())
 	}
 }

@@ -193,6 +193,9 @@ func (r *runner) drain(ctx context.Context, d time.Duration) {
 		}
 		sleepCtx(ctx, drainPoll)
 	}
+	if !r.st.drained() {
+		r.ledger.DrainUnfinished()
+	}
 	if r.stopSends != nil {
 		r.stopSends()
 	}
@@ -304,7 +307,11 @@ func (r *runner) declareGroups(ctx context.Context, gp *groupPlanner) (func(), e
 // judgeTraffic fails the run for lost or out-of-order deliveries and for
 // sends that were never answered.
 func (r *runner) judgeTraffic(tr *TrafficReport, lr Report) {
-	if !lr.OK() {
+	if lr.NotDeliveredYet > 0 {
+		r.res.fail("ledger: %d of %d expected deliveries not delivered yet when the drain ended after %v (late or lost: rerun with a longer -drain to tell)",
+			lr.NotDeliveredYet, lr.Expected, r.cfg.Drain)
+	}
+	if lr.Lost > 0 || lr.OutOfOrder > 0 {
 		r.res.fail("ledger: %d of %d expected deliveries lost, %d out of order", lr.Lost, lr.Expected, lr.OutOfOrder)
 	}
 	if tr.Unanswered > 0 {

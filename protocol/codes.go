@@ -21,6 +21,8 @@ const (
 	CodeUserDisabled    Code = 4014 // the user is disabled
 	CodeTooManyDevices  Code = 4015 // the user already has the maximum of live devices
 	CodeAuthTimeout     Code = 4016 // no auth frame within the auth timeout; closes
+	CodeUserUnknown     Code = 4017 // the token's user is not registered (and the app requires it) or was deleted
+	CodeTokenRevoked    Code = 4018 // the token was issued before its user's tokens were revoked
 	CodeForbidden       Code = 4020 // e.g. sending as another user
 	CodeNotGroupMember  Code = 4021 // sending to a group the user is not in
 	CodeBlocked         Code = 4022 // the recipient blacklisted the sender
@@ -57,6 +59,8 @@ var codeNames = map[Code]string{
 	CodeUserDisabled:    "user_disabled",
 	CodeTooManyDevices:  "too_many_devices",
 	CodeAuthTimeout:     "auth_timeout",
+	CodeUserUnknown:     "user_unknown",
+	CodeTokenRevoked:    "token_revoked",
 	CodeForbidden:       "forbidden",
 	CodeNotGroupMember:  "not_group_member",
 	CodeBlocked:         "blocked",

@@ -145,7 +145,10 @@ func (n *notification) apns() ([]byte, apnsHeaders, error) {
 	}
 	body := map[string]any{"aps": aps}
 	for k, v := range n.custom() {
-		if k == "ext" {
+		// A message's ext is opaque to the server (PROTOCOL.md): embedded
+		// as JSON when it is JSON, as a string otherwise, never a payload
+		// that fails to encode (found by FuzzCampaign).
+		if k == "ext" && json.Valid([]byte(v)) {
 			body[k] = json.RawMessage(v)
 			continue
 		}

@@ -326,7 +326,7 @@ for s in $SCENARIOS; do
 			printf 'node: lt-pw\nroles: [admin, pushworker]\nredis:\n  addr: "%s"\n' "$REDIS_ADDR"
 			printf 'admin:\n  listen: "127.0.0.1:%s"\n  password_cost: 4\n  rate_limit: 0\n' "$api"
 			printf 'metrics:\n  listen: "127.0.0.1:%s"\nlog:\n  level: warn\n' "$ops"
-			printf 'apps:\n  - id: %s\n    secret: "%s"\n    name: Load test\n' "$APP" "$CHATGATE_LOADTEST_SECRET"
+			printf 'apps:\n  - id: %s\n    secret: "%s"\n    name: Load test\n    users: any\n' "$APP" "$CHATGATE_LOADTEST_SECRET"
 			grep -v '^#' "$fp/push.yaml" | sed 's/^/    /'
 		} >"$OUT/configs/pw.yaml"
 		bin/chatgate serve -config "$OUT/configs/pw.yaml" >"$OUT/logs/pw.log" 2>&1 &

@@ -93,6 +93,7 @@ apps:
   - id: $APP
     secret: $SECRET
     name: bench
+    users: any
 $(grep -v '^#' "$W/fp/push.yaml" | sed 's/^/    /')
 EOF
 }

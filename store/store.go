@@ -70,7 +70,25 @@ type App struct {
 	Secret  string `json:"-"`
 	Name    string `json:"name"`
 	Created int64  `json:"created"`
+	// Users is the app's user policy: AppUsersRegistered (also "") or
+	// AppUsersAny.
+	Users string `json:"users,omitempty"`
 }
+
+// User policies of an app.
+const (
+	// AppUsersRegistered: a user token acts only for a registered,
+	// enabled user. The default.
+	AppUsersRegistered = "registered"
+	// AppUsersAny: a user token of any user id acts, registered or not
+	// (load tests, apps that keep their users elsewhere); a deleted or
+	// disabled user still does not.
+	AppUsersAny = "any"
+)
+
+// RequireRegistered reports whether the app's user tokens must name a
+// registered user.
+func (a *App) RequireRegistered() bool { return a.Users != AppUsersAny }
 
 // PutApp creates or updates an app.
 func (s *Store) PutApp(ctx context.Context, a App) error {
@@ -78,7 +96,11 @@ func (s *Store) PutApp(ctx context.Context, a App) error {
 		a.Created = time.Now().UnixMilli()
 	}
 	pipe := s.rdb.Pipeline()
-	pipe.HSet(ctx, AppKey(a.ID), "secret", a.Secret, "name", a.Name, "created", a.Created)
+	users := a.Users
+	if users == "" {
+		users = AppUsersRegistered
+	}
+	pipe.HSet(ctx, AppKey(a.ID), "secret", a.Secret, "name", a.Name, "created", a.Created, "users", users)
 	pipe.SAdd(ctx, AppsKey(), a.ID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("store: put app %s: %w", a.ID, err)
@@ -96,7 +118,7 @@ func (s *Store) GetApp(ctx context.Context, id string) (*App, error) {
 		return nil, ErrNotFound
 	}
 	created, _ := strconv.ParseInt(m["created"], 10, 64)
-	return &App{ID: id, Secret: m["secret"], Name: m["name"], Created: created}, nil
+	return &App{ID: id, Secret: m["secret"], Name: m["name"], Created: created, Users: m["users"]}, nil
 }
 
 // SetUserDisabled marks a user disabled or enabled.

@@ -263,20 +263,30 @@ func (s *Store) SetUserFields(ctx context.Context, app string, uid int64, kv map
 
 // Credentials returns a user's password hash and state in one round trip.
 func (s *Store) Credentials(ctx context.Context, app string, uid int64) (hash string, state UserState, err error) {
-	vals, err := s.rdb.HMGet(ctx, UserKey(app, uid), "created", "disabled", "password").Result()
+	hash, state, _, err = s.CredentialsGen(ctx, app, uid)
+	return hash, state, err
+}
+
+// CredentialsGen is Credentials plus the user's token generation, which
+// a token minted after a successful login must carry.
+func (s *Store) CredentialsGen(ctx context.Context, app string, uid int64) (hash string, state UserState, gen int64, err error) {
+	vals, err := s.rdb.HMGet(ctx, UserKey(app, uid), "created", "disabled", "password", "gen").Result()
 	if err != nil {
-		return "", UserMissing, fmt.Errorf("store: credentials of %d: %w", uid, err)
+		return "", UserMissing, 0, fmt.Errorf("store: credentials of %d: %w", uid, err)
+	}
+	if g, ok := vals[3].(string); ok {
+		gen, _ = strconv.ParseInt(g, 10, 64)
 	}
 	switch {
 	case vals[0] == nil:
-		return "", UserMissing, nil
+		return "", UserMissing, 0, nil
 	case vals[1] == "1":
 		state = UserDisabled
 	default:
 		state = UserActive
 	}
 	hash, _ = vals[2].(string)
-	return hash, state, nil
+	return hash, state, gen, nil
 }
 
 // SetIdent changes a user's username, mobile or email: claims the new
@@ -435,7 +445,9 @@ func (s *Store) release(ctx context.Context, app, ident, value string, uid int64
 var tombstoneScript = redis.NewScript(`
 redis.call("DEL", unpack(KEYS))
 redis.call("HSET", KEYS[1], "disabled", "1", "deleted", ARGV[1])
-redis.call("PEXPIRE", KEYS[1], ARGV[2])
+if tonumber(ARGV[2]) > 0 then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
 return 1`)
 
 // DeleteUser removes a user: every key of UserKeys at once (the user is
@@ -470,7 +482,15 @@ func (s *Store) DeleteUser(ctx context.Context, app string, uid int64, tokenTTL 
 	if tokenTTL < time.Minute {
 		tokenTTL = time.Minute
 	}
-	if err := tombstoneScript.Run(ctx, s.rdb, UserKeys(app, uid), now.UnixMilli(), tokenTTL.Milliseconds()).Err(); err != nil {
+	// A deleted user never authenticates again: once the tombstone is gone
+	// its id still lies in the range the app's user counter gave out
+	// (UserAuth). Ids given explicitly (the embedded dev users) are outside
+	// that range, so their few tombstones are kept.
+	ttl := tokenTTL.Milliseconds()
+	if uid <= UserIDBase {
+		ttl = 0
+	}
+	if err := tombstoneScript.Run(ctx, s.rdb, UserKeys(app, uid), now.UnixMilli(), ttl).Err(); err != nil {
 		return fmt.Errorf("store: delete user %d: %w", uid, err)
 	}
 	pipe := s.rdb.Pipeline()
@@ -611,16 +631,5 @@ func (s *Store) TagCount(ctx context.Context, app string, uid int64) (int64, err
 // SetUsersDisabled disables or enables many existing users in one round
 // trip; ids that do not exist are left alone.
 func (s *Store) SetUsersDisabled(ctx context.Context, app string, uids []int64, disabled bool) error {
-	v := "0"
-	if disabled {
-		v = "1"
-	}
-	pipe := s.rdb.Pipeline()
-	for _, u := range uids {
-		setIfUserScript.Eval(ctx, pipe, []string{UserKey(app, u)}, "disabled", v)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("store: set %d users disabled: %w", len(uids), err)
-	}
-	return nil
+	return s.SetUsersDisabledRevoking(ctx, app, uids, disabled, false)
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,7 +34,14 @@ type clientOpts struct {
 	msgType  string
 	timeout  time.Duration
 	api      string
+	// deviceSet: -device was given (else -send uses sendDevice).
+	deviceSet bool
 }
+
+// sendDevice is the device_sn of `client -send` unless -device says
+// otherwise: not 1, which the interactive client of the same user most
+// likely uses and which a second connection would replace (kick 4101).
+const sendDevice = 1<<31 - 1
 
 func clientFlags(w io.Writer) (*flag.FlagSet, *clientOpts) {
 	o := &clientOpts{}
@@ -41,13 +49,13 @@ func clientFlags(w io.Writer) (*flag.FlagSet, *clientOpts) {
 	fs.StringVar(&o.url, "url", "ws://127.0.0.1:8080/ws", "gateway WebSocket URL; several, comma-separated, are tried in turn on reconnect")
 	fs.StringVar(&o.app, "app", "demo", "app id")
 	fs.StringVar(&o.token, "token", "", "user access token (default $CHATGATE_TOKEN)")
-	fs.IntVar(&o.device, "device", 1, "device_sn of this client: each device of a user needs its own")
+	fs.IntVar(&o.device, "device", 1, "device_sn of this client: each device of a user needs its own (with -send the default is 2147483647, so that a running client on device 1 is not replaced)")
 	fs.IntVar(&o.platform, "platform", protocol.PlatformLinux, "platform: 1 ios, 2 android, 3 windows, 4 mac, 5 linux, 6 web")
 	fs.Int64Var(&o.toUser, "to-user", 0, "send typed lines to this user")
 	fs.Int64Var(&o.toGroup, "to-group", 0, "send typed lines to this group")
 	fs.StringVar(&o.send, "send", "", "send this one message to the target, print the ack and exit")
 	fs.StringVar(&o.msgType, "type", "text", "message type of what is sent")
-	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "with -send: how long to wait for the connection and the ack")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for a send's ack (with -send: also for the connection)")
 	fs.StringVar(&o.api, "api", "http://127.0.0.1:8081", "server REST API URL, for /file uploads, /create-group and /invite")
 	return fs, o
 }
@@ -74,8 +82,12 @@ func runClient(ctx context.Context, args []string, std stdio) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	fs.Visit(func(f *flag.Flag) { o.deviceSet = o.deviceSet || f.Name == "device" })
 	if o.token == "" {
 		o.token = std.getenv("CHATGATE_TOKEN")
+	}
+	if o.send != "" && !o.deviceSet {
+		o.device = sendDevice
 	}
 	to := target{user: o.toUser, group: o.toGroup}
 	switch {
@@ -115,7 +127,7 @@ func runClient(ctx context.Context, args []string, std stdio) error {
 		return sendOnce(ctx, cfg, to, o, std)
 	}
 	api := &client.API{Base: o.api, AppID: o.app, Token: o.token, HTTP: &http.Client{Timeout: 15 * time.Second}}
-	return interactive(ctx, client.SessionConfig{Config: cfg, URLs: urls}, to, o.msgType, api, std)
+	return interactive(ctx, client.SessionConfig{Config: cfg, URLs: urls}, to, o.msgType, api, o.timeout, std)
 }
 
 // sendOnce is the scripting mode: one connection, one message, the ack.
@@ -149,26 +161,67 @@ func (p *printer) printf(format string, args ...any) {
 
 // interactive runs a Session: it syncs what this device missed, prints
 // every message, sends every typed line and reconnects on its own.
-func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgType string, api *client.API, std stdio) error {
+//
+// Typed lines are sent in order by one sender goroutine, each waiting at
+// most timeout for its ack, so that the input stays live while the server
+// is down: EOF (Ctrl-D) ends the client at once, saying how many lines were
+// not acknowledged. Status lines that follow messages ("ready", "caught
+// up") are printed by the goroutine that prints messages, after the
+// messages already received, so a synced message never shows after them.
+func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgType string, api *client.API, timeout time.Duration, std stdio) error {
 	out := &printer{w: std.stdout}
 	info := &printer{w: std.stderr}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	notes := make(chan string, 16)
+	var sess *client.Session
+	started := make(chan struct{}) // sess is set
+	var connects atomic.Int64
 	cfg.OnConnect = func(h *protocol.Hello) {
 		info.printf("* connected to %s as user %d, device %d; catching up\n", h.Node, h.UserID, h.DeviceSN)
+		if connects.Add(1) > 1 {
+			go func() {
+				<-started
+				if sess.Ready(ctx) == nil {
+					notes <- "* caught up\n"
+				}
+			}()
+		}
 	}
 	cfg.OnDisconnect = func(err error) {
+		if kick := (*client.KickError)(nil); errors.As(err, &kick) && kick.Final() {
+			info.printf("* disconnected: %s\n", kickText(kick))
+			return
+		}
 		info.printf("* disconnected (%v); reconnecting\n", err)
 	}
 	sess, err := client.StartSession(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	close(started)
 	defer sess.Close()
 
 	recvDone := make(chan struct{})
 	go func() {
 		defer close(recvDone)
-		for m := range sess.Messages() {
-			out.printf("%s\n", formatMessage(m.Message))
+		msgs := sess.Messages()
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					return
+				}
+				out.printf("%s\n", formatMessage(m.Message))
+			case note := <-notes:
+				// Messages the session queued before the note first.
+				for n := len(msgs); n > 0; n-- {
+					if m, ok := <-msgs; ok {
+						out.printf("%s\n", formatMessage(m.Message))
+					}
+				}
+				info.printf("%s", note)
+			}
 		}
 	}()
 
@@ -176,9 +229,9 @@ func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgTy
 		if ctx.Err() != nil {
 			return nil
 		}
-		return err
+		return endError(err)
 	}
-	info.printf("* ready; sending to %s. Type a message and press Enter; /help for commands.\n", to)
+	notes <- fmt.Sprintf("* ready; sending to %s. Type a message and press Enter; /help for commands.\n", to)
 
 	// Reading stdin blocks in a way no context can interrupt; the reader
 	// ends at EOF, and otherwise with the process.
@@ -196,6 +249,35 @@ func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgTy
 		}
 	}()
 
+	// One sender, so that lines are sent in the order they were typed.
+	type outgoing struct {
+		to   target
+		text string
+	}
+	sendq := make(chan outgoing, 1024)
+	var unacked atomic.Int64
+	go func() {
+		for o := range sendq {
+			sctx, scancel := context.WithTimeout(ctx, timeout)
+			out := client.Outgoing{ToUser: o.to.user, ToGroup: o.to.group, Type: msgType, Content: o.text}
+			if o.to.group != 0 {
+				out.Mentions = mentionsIn(o.text)
+			}
+			ack, err := sess.Send(sctx, out)
+			scancel()
+			unacked.Add(-1)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				info.printf("* not sent (%q): %v\n", clipText(o.text), err)
+			default:
+				info.printf("* sent to %s (id %s)\n", o.to, ack.ID)
+			}
+		}
+	}()
+	defer close(sendq)
+
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,12 +285,15 @@ func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgTy
 		case <-sess.Done():
 			<-recvDone
 			if err := sess.Err(); !errors.Is(err, client.ErrClosed) {
-				return err
+				return endError(err)
 			}
 			return nil
 		case line, ok := <-lines:
 			if !ok {
-				// EOF: let what is in flight arrive, then leave.
+				// EOF: leave now, even with sends in flight.
+				if n := unacked.Load(); n > 0 {
+					info.printf("* leaving; %d message(s) not acknowledged (resend them if they do not show up)\n", n)
+				}
 				return nil
 			}
 			line = strings.TrimSpace(line)
@@ -233,21 +318,44 @@ func interactive(ctx context.Context, cfg client.SessionConfig, to target, msgTy
 				info.printf("* no target: start with -to-user N or -to-group G, or type /to-user N\n")
 				continue
 			}
-			out := client.Outgoing{ToUser: to.user, ToGroup: to.group, Type: msgType, Content: line}
-			if to.group != 0 {
-				out.Mentions = mentionsIn(line)
+			select {
+			case sendq <- outgoing{to: to, text: line}:
+				unacked.Add(1)
+			default:
+				info.printf("* not sent: too many messages waiting for the server\n")
 			}
-			ack, err := sess.Send(ctx, out)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				info.printf("* not sent: %v\n", err)
-				continue
-			}
-			info.printf("* sent to %s (id %s)\n", to, ack.ID)
 		}
 	}
+}
+
+// kickText says in words why the server ended the session for good.
+func kickText(k *client.KickError) string {
+	what := map[protocol.Code]string{
+		protocol.CodeKickReplaced: "another client connected as the same user and device (-device); this one was replaced",
+		protocol.CodeKickAdmin:    "kicked by an administrator",
+		protocol.CodeKickDisabled: "the user was disabled",
+		protocol.CodeKickDeleted:  "the user was deleted",
+	}[k.Code]
+	if what == "" {
+		what = "kicked by the server"
+	}
+	return fmt.Sprintf("%s (%d %s)", what, int(k.Code), k.Reason)
+}
+
+// endError is the error the client exits with when its session ended.
+func endError(err error) error {
+	var kick *client.KickError
+	if errors.As(err, &kick) {
+		return errors.New(kickText(kick))
+	}
+	return err
+}
+
+func clipText(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }
 
 // slashCommand handles the slash commands of the interactive mode.

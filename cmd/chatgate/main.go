@@ -113,7 +113,8 @@ func run(ctx context.Context, args []string, std stdio) int {
 		case errors.Is(err, errUsage):
 			return 2
 		default:
-			fmt.Fprintf(std.stderr, "chatgate %s: %v\n", name, err)
+			// Errors of the client library already say "client: ".
+			fmt.Fprintf(std.stderr, "chatgate %s: %s\n", name, strings.TrimPrefix(err.Error(), name+": "))
 			return 1
 		}
 	}

@@ -165,7 +165,11 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // embedded mode, then the printed tokens with an interactive client and a
 // scripted one.
 func TestServeAndClients(t *testing.T) {
-	env := []string{"CHATGATE_GATEWAY_LISTEN=127.0.0.1:0", "CHATGATE_METRICS_LISTEN=127.0.0.1:0", "CHATGATE_ADMIN_LISTEN=127.0.0.1:0", "CHATGATE_GATEWAY_DRAIN_TIMEOUT=2s"}
+	// Free ports only: a fixed one (the admin default, 8081) may be taken.
+	env := []string{"CHATGATE_GATEWAY_LISTEN=127.0.0.1:0", "CHATGATE_METRICS_LISTEN=127.0.0.1:0", "CHATGATE_ADMIN_LISTEN=127.0.0.1:0", "CHATGATE_GATEWAY_DRAIN_TIMEOUT=2s",
+		// The cheapest bcrypt cost for the dev users: the start is what a
+		// busy machine slows down most.
+		"CHATGATE_ADMIN_PASSWORD_COST=4"}
 	var srvOut, srvErr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -180,14 +184,14 @@ func TestServeAndClients(t *testing.T) {
 			if code != 0 {
 				t.Errorf("serve exited %d:\n%s", code, srvErr.String())
 			}
-		case <-time.After(15 * time.Second):
+		case <-time.After(time.Minute):
 			t.Error("serve did not stop")
 		}
 		if t.Failed() {
 			t.Logf("serve stderr:\n%s", srvErr.String())
 		}
 	}()
-	waitFor(t, "the dev block", 15*time.Second, func() bool { return field(srvOut.String(), "User 2 token:") != "" })
+	waitFor(t, "the dev block", 2*time.Minute, func() bool { return field(srvOut.String(), "User 2 token:") != "" })
 	out := srvOut.String()
 	url, tok1, tok2 := field(out, "WebSocket URL:"), field(out, "User 1 token:"), field(out, "User 2 token:")
 
@@ -207,41 +211,41 @@ func TestServeAndClients(t *testing.T) {
 		clientDone <- run(cctx, []string{"client", "-url", url, "-api", strings.Fields(field(out, "REST API:") + " -")[0], "-app", "demo", "-token", tok2, "-device", "3", "-to-user", "1"},
 			stdio{stdin: stdinR, stdout: &cOut, stderr: &cErr})
 	}()
-	waitFor(t, "the synced message", 10*time.Second, func() bool {
+	waitFor(t, "the synced message", time.Minute, func() bool {
 		return strings.Contains(cOut.String(), "[u:1:2] from 1: before you came")
 	})
-	waitFor(t, "the client to be ready", 10*time.Second, func() bool { return strings.Contains(cErr.String(), "* ready") })
+	waitFor(t, "the client to be ready", time.Minute, func() bool { return strings.Contains(cErr.String(), "* ready") })
 
 	if code, _, errs := runCmd(t, nil, "client", "-url", url, "-app", "demo", "-token", tok1, "-to-user", "2", "-send", "live one"); code != 0 {
 		t.Fatalf("client -send: %d %s", code, errs)
 	}
-	waitFor(t, "the live message", 10*time.Second, func() bool { return strings.Contains(cOut.String(), "[u:1:2] from 1: live one") })
+	waitFor(t, "the live message", time.Minute, func() bool { return strings.Contains(cOut.String(), "[u:1:2] from 1: live one") })
 
 	// A typed line is sent and acknowledged; /quit leaves.
 	if _, err := io.WriteString(stdinW, "typed reply\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the ack of the typed line", 10*time.Second, func() bool { return strings.Contains(cErr.String(), "* sent to user 1") })
+	waitFor(t, "the ack of the typed line", time.Minute, func() bool { return strings.Contains(cErr.String(), "* sent to user 1") })
 
 	// Groups: user 2 creates one with user 1 from the client, both chat
 	// in it, and the notice of its creation is printed readably.
 	if _, err := io.WriteString(stdinW, "/create-group pals 1\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the group", 10*time.Second, func() bool { return strings.Contains(cErr.String(), "* created group ") })
+	waitFor(t, "the group", time.Minute, func() bool { return strings.Contains(cErr.String(), "* created group ") })
 	gid := strings.Fields(cErr.String()[strings.Index(cErr.String(), "* created group ")+len("* created group "):])[0]
 	gid = strings.TrimSuffix(gid, ";")
-	waitFor(t, "the creation notice", 10*time.Second, func() bool {
+	waitFor(t, "the creation notice", time.Minute, func() bool {
 		return strings.Contains(cOut.String(), "[g:"+gid+"] * user 2: group created")
 	})
 	if _, err := io.WriteString(stdinW, "hello @1\n"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the ack of the group line", 10*time.Second, func() bool { return strings.Contains(cErr.String(), "* sent to group "+gid) })
+	waitFor(t, "the ack of the group line", time.Minute, func() bool { return strings.Contains(cErr.String(), "* sent to group "+gid) })
 	if code, _, errs := runCmd(t, nil, "client", "-url", url, "-app", "demo", "-token", tok1, "-to-group", gid, "-send", "hi group"); code != 0 {
 		t.Fatalf("client -send to the group: %d %s", code, errs)
 	}
-	waitFor(t, "the group message", 10*time.Second, func() bool { return strings.Contains(cOut.String(), "[g:"+gid+"] from 1: hi group") })
+	waitFor(t, "the group message", time.Minute, func() bool { return strings.Contains(cOut.String(), "[g:"+gid+"] from 1: hi group") })
 	if _, err := io.WriteString(stdinW, "/quit\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +254,7 @@ func TestServeAndClients(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("interactive client exited %d: %s", code, cErr.String())
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("interactive client did not quit")
 	}
 	stdinW.Close()

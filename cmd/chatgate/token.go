@@ -69,12 +69,39 @@ func runToken(ctx context.Context, args []string, std stdio) error {
 	if o.admin {
 		role = auth.RoleAdmin
 	}
-	tok, err := auth.Issue([]byte(secret), o.app, role, o.user, o.ttl, time.Now())
+	var gen int64
+	if o.user != 0 {
+		if gen, err = userGen(ctx, cfg, o.app, o.user); err != nil {
+			return err
+		}
+	}
+	tok, err := auth.IssueGen([]byte(secret), o.app, role, o.user, gen, o.ttl, time.Now())
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(std.stdout, tok)
 	return nil
+}
+
+// userGen reads a user's token generation from the configured Redis, so
+// that a token minted for a user whose tokens were revoked works. Without
+// Redis (embedded mode) there is nothing to read.
+func userGen(ctx context.Context, cfg config.Config, app string, uid int64) (int64, error) {
+	if cfg.Redis.Embedded() {
+		return 0, nil
+	}
+	rdb, err := server.NewRedisClient(cfg.Redis)
+	if err != nil {
+		return 0, err
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := store.New(rdb, store.Options{}).UserAuth(ctx, app, uid, false)
+	if err != nil {
+		return 0, err
+	}
+	return st.Gen, nil
 }
 
 // appSecret finds the signing secret of app: first in the configuration,

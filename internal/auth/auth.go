@@ -5,9 +5,13 @@
 package auth
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -26,10 +30,26 @@ var (
 	ErrAppMismatch = errors.New("auth: token belongs to another app")
 )
 
+// Errors CheckUser returns: the token verified, but its user may not act.
+var (
+	// ErrUserUnknown: the user is not registered (and the app requires
+	// registered users) or was deleted.
+	ErrUserUnknown = errors.New("auth: the token's user is not registered or was deleted")
+	// ErrUserDisabled: the user is disabled.
+	ErrUserDisabled = errors.New("auth: the token's user is disabled")
+	// ErrRevoked: the token was issued before the user's tokens were
+	// revoked, or before the user (under this id) was created.
+	ErrRevoked = errors.New("auth: token revoked")
+)
+
 // Claims are the claims of a chatgate token.
 type Claims struct {
 	App  string `json:"app"`
 	Role string `json:"role"`
+	// Gen is the user's token generation when the token was issued: a
+	// revocation raises the user's generation, and tokens of a lower one
+	// no longer authenticate (CheckUser). Absent means 0.
+	Gen int64 `json:"gen,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -45,15 +65,25 @@ func (c *Claims) UserID() int64 {
 	return id
 }
 
-// Issue signs a token for app. userID is ignored for admin tokens.
+// Issue signs a token for app. userID is ignored for admin tokens. The
+// token carries generation 0: for a user whose tokens were ever revoked,
+// use IssueGen with the user's current generation.
 func Issue(secret []byte, app, role string, userID int64, ttl time.Duration, now time.Time) (string, error) {
+	return IssueGen(secret, app, role, userID, 0, ttl, now)
+}
+
+// IssueGen is Issue for a user whose token generation is gen.
+func IssueGen(secret []byte, app, role string, userID, gen int64, ttl time.Duration, now time.Time) (string, error) {
 	if len(secret) < 16 {
 		return "", fmt.Errorf("auth: app %s: secret must be at least 16 bytes", app)
 	}
 	if role != RoleUser && role != RoleAdmin {
 		return "", fmt.Errorf("auth: unknown role %q", role)
 	}
-	c := Claims{App: app, Role: role, RegisteredClaims: jwt.RegisteredClaims{
+	if gen < 0 {
+		return "", fmt.Errorf("auth: negative token generation %d", gen)
+	}
+	c := Claims{App: app, Role: role, Gen: gen, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer:    "chatgate",
 		IssuedAt:  jwt.NewNumericDate(now),
 		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
@@ -92,8 +122,96 @@ func Verify(secret []byte, app, token string, now time.Time) (*Claims, error) {
 		return nil, ErrMalformed
 	case c.App != app:
 		return nil, ErrAppMismatch
-	case c.Role == RoleUser && c.UserID() == 0, c.Role != RoleUser && c.Role != RoleAdmin:
+	case c.Role == RoleUser && c.UserID() == 0, c.Role != RoleUser && c.Role != RoleAdmin, c.Gen < 0:
+		return nil, ErrMalformed
+	}
+	if err := checkClaimTypes(token); err != nil {
 		return nil, ErrMalformed
 	}
 	return &c, nil
+}
+
+// checkClaimTypes refuses a verified token whose registered claims have
+// the wrong JSON type. The JWT library reads a NumericDate from a string
+// as well ("exp": "1800000000"), and RFC 7519 says exp, nbf and iat are
+// numbers and iss, sub and jti strings: a token that bends this was not
+// made by chatgate, whatever its signature says.
+func checkClaimTypes(token string) error {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return errors.New("not three segments")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	for name, v := range m {
+		switch name {
+		case "exp", "nbf", "iat", "gen":
+			n, ok := v.(json.Number)
+			if !ok {
+				return fmt.Errorf("%s is not a number", name)
+			}
+			if _, err := n.Float64(); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+		case "iss", "sub", "jti", "app", "role":
+			if _, ok := v.(string); !ok {
+				return fmt.Errorf("%s is not a string", name)
+			}
+		case "aud":
+			switch a := v.(type) {
+			case string:
+			case []any:
+				for _, x := range a {
+					if _, ok := x.(string); !ok {
+						return errors.New("aud holds a non-string")
+					}
+				}
+			default:
+				return errors.New("aud is neither a string nor an array")
+			}
+		}
+	}
+	return nil
+}
+
+// UserStatus is what CheckUser needs to know about a token's user.
+type UserStatus struct {
+	// Registered: the user has a record. Disabled: it is banned.
+	Registered, Disabled bool
+	// Deleted: the id belonged to a user that was deleted (a tombstone,
+	// or an id the app's user counter once gave out and no record holds).
+	Deleted bool
+	// Created is when the user was registered (unix ms): a token issued
+	// before it was issued to an earlier holder of the id.
+	Created int64
+	// Gen is the user's token generation: tokens of a lower one are revoked.
+	Gen int64
+}
+
+// CheckUser decides whether a verified user token may act as its user.
+// requireRegistered is the app's policy: when false, a user without a
+// record acts freely (load tests, apps whose users live elsewhere), but a
+// deleted user never does.
+func CheckUser(c *Claims, u UserStatus, requireRegistered bool) error {
+	switch {
+	case u.Deleted:
+		return ErrUserUnknown
+	case u.Disabled:
+		return ErrUserDisabled
+	case !u.Registered && requireRegistered:
+		return ErrUserUnknown
+	case c.Gen < u.Gen:
+		return ErrRevoked
+	case u.Registered && (c.IssuedAt == nil || c.IssuedAt.Unix() < u.Created/1000):
+		return ErrRevoked
+	}
+	return nil
 }

@@ -74,17 +74,28 @@ type Gateway struct {
 	// AllowedOrigins are host patterns (path.Match) browsers may connect
 	// from; empty allows only same-host origins. Non-browser clients send
 	// no Origin and are not affected.
-	AllowedOrigins    []string        `yaml:"allowed_origins"`
-	Heartbeat         time.Duration   `yaml:"heartbeat"`
-	IdleTimeout       time.Duration   `yaml:"idle_timeout"`
-	AuthTimeout       time.Duration   `yaml:"auth_timeout"`
-	WriteTimeout      time.Duration   `yaml:"write_timeout"`
-	RouteTTL          time.Duration   `yaml:"route_ttl"`
-	MaxDevicesPerUser int             `yaml:"max_devices_per_user"`
-	SendQueue         int             `yaml:"send_queue"`
-	DrainTimeout      time.Duration   `yaml:"drain_timeout"`
-	MaxConnections    int             `yaml:"max_connections"`
-	Limits            protocol.Limits `yaml:"limits"`
+	AllowedOrigins    []string      `yaml:"allowed_origins"`
+	Heartbeat         time.Duration `yaml:"heartbeat"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	AuthTimeout       time.Duration `yaml:"auth_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	RouteTTL          time.Duration `yaml:"route_ttl"`
+	MaxDevicesPerUser int           `yaml:"max_devices_per_user"`
+	SendQueue         int           `yaml:"send_queue"`
+	// SendQueueBytes bounds the bytes queued to one connection: past it
+	// the connection is kicked as a slow consumer (4105). A frame is
+	// always queued to an empty queue, so one large frame (a sync page)
+	// never kicks on its own.
+	SendQueueBytes int `yaml:"send_queue_bytes"`
+	// MaxUnauthenticated caps the connections of one gateway that have not
+	// authenticated yet (upgrade refused with HTTP 503 beyond it), and
+	// MaxUnauthenticatedPerAddress those from one source address (HTTP
+	// 429). 0: no cap.
+	MaxUnauthenticated           int             `yaml:"max_unauthenticated"`
+	MaxUnauthenticatedPerAddress int             `yaml:"max_unauthenticated_per_address"`
+	DrainTimeout                 time.Duration   `yaml:"drain_timeout"`
+	MaxConnections               int             `yaml:"max_connections"`
+	Limits                       protocol.Limits `yaml:"limits"`
 	// Demo serves the browser chat demo under /demo/ on this listener
 	// (internal/webdemo) when the process also runs the admin role. The
 	// embedded mode always serves it.
@@ -124,6 +135,10 @@ type Admin struct {
 	// PasswordCost is the bcrypt cost of stored passwords (4-16): each
 	// step doubles the work of a register, a login and a password check.
 	PasswordCost int `yaml:"password_cost"`
+	// RevokeTokens is the default of the revoke_tokens option of
+	// /user/change_password, /user/change_password_admin, /user/disable
+	// and /user/enable: revoke every token the user was issued before.
+	RevokeTokens bool `yaml:"revoke_tokens"`
 }
 
 // Store configures retention.
@@ -159,6 +174,11 @@ type App struct {
 	// rest of the file can live in a ConfigMap. Load reads it into Secret.
 	SecretFile string `yaml:"secret_file"`
 	Name       string `yaml:"name"`
+	// Users is the app's user policy: "registered" (the default) lets a
+	// user token act only for a registered, enabled user; "any" lets any
+	// user id act (load tests, apps whose users live elsewhere), except
+	// deleted and disabled users (docs/configuration.md).
+	Users string `yaml:"users"`
 	// Push holds the app's APNs / FCM credentials (docs/push.md).
 	Push AppPush `yaml:"push"`
 	// Groups overrides the groups section for this app: a zero field
@@ -388,18 +408,21 @@ func Default() Config {
 	return Config{
 		Roles: []string{"all"},
 		Gateway: Gateway{
-			Listen:            "127.0.0.1:8080",
-			Path:              "/ws",
-			Heartbeat:         25 * time.Second,
-			IdleTimeout:       75 * time.Second,
-			AuthTimeout:       10 * time.Second,
-			WriteTimeout:      10 * time.Second,
-			RouteTTL:          90 * time.Second,
-			MaxDevicesPerUser: 10,
-			SendQueue:         1024,
-			DrainTimeout:      10 * time.Second,
-			MaxConnections:    100_000,
-			Limits:            protocol.DefaultLimits(),
+			Listen:                       "127.0.0.1:8080",
+			Path:                         "/ws",
+			Heartbeat:                    25 * time.Second,
+			IdleTimeout:                  75 * time.Second,
+			AuthTimeout:                  10 * time.Second,
+			WriteTimeout:                 10 * time.Second,
+			RouteTTL:                     90 * time.Second,
+			MaxDevicesPerUser:            10,
+			SendQueue:                    1024,
+			SendQueueBytes:               1 << 20,
+			MaxUnauthenticated:           10_000,
+			MaxUnauthenticatedPerAddress: 1_000,
+			DrainTimeout:                 10 * time.Second,
+			MaxConnections:               100_000,
+			Limits:                       protocol.DefaultLimits(),
 		},
 		Router: Router{
 			Partitions:     16,
@@ -517,6 +540,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: gateway.route_ttl must be at least 3s")
 	case g.SendQueue < 1:
 		return fmt.Errorf("config: gateway.send_queue must be positive")
+	case g.SendQueueBytes < 1:
+		return fmt.Errorf("config: gateway.send_queue_bytes must be positive")
+	case g.MaxUnauthenticated < 0 || g.MaxUnauthenticatedPerAddress < 0:
+		return fmt.Errorf("config: gateway.max_unauthenticated and max_unauthenticated_per_address must be >= 0 (0: no cap)")
 	case g.MaxDevicesPerUser < 0:
 		return fmt.Errorf("config: gateway.max_devices_per_user must be >= 0 (0: no cap)")
 	case g.Limits.MaxFrameBytes < 1024 || g.Limits.MaxContentBytes > g.Limits.MaxFrameBytes:
@@ -560,6 +587,9 @@ func (c Config) Validate() error {
 		}
 		if len(a.Secret) < 16 {
 			return fmt.Errorf("config: apps: %s: secret must be at least 16 bytes", a.ID)
+		}
+		if a.Users != "" && a.Users != "registered" && a.Users != "any" {
+			return fmt.Errorf("config: apps: %s: users must be registered or any, got %q", a.ID, a.Users)
 		}
 	}
 	if c.DevApp != "" && !protocol.ValidAppID(c.DevApp) {

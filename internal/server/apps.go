@@ -57,7 +57,7 @@ const devGroup = 100
 // that already exist.
 func putApps(ctx context.Context, st *store.Store, apps []config.App) error {
 	for _, a := range apps {
-		app := store.App{ID: a.ID, Secret: a.Secret, Name: a.Name}
+		app := store.App{ID: a.ID, Secret: a.Secret, Name: a.Name, Users: a.Users}
 		cur, err := st.GetApp(ctx, a.ID)
 		switch {
 		case err == nil:

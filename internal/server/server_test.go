@@ -59,6 +59,9 @@ func testConfig() config.Config {
 	cfg.Gateway.DrainTimeout = 3 * time.Second
 	cfg.Router.LeaseTTL = 2 * time.Second
 	cfg.Router.Partitions = 4
+	// The cheapest bcrypt cost: the embedded dev users are hashed at every
+	// start, and the tests start many servers on a busy machine.
+	cfg.Admin.PasswordCost = 4
 	return cfg
 }
 
@@ -292,7 +295,7 @@ func TestRedisMode(t *testing.T) {
 	cfg := testConfig()
 	cfg.Redis.Addr = addr
 	cfg.Node = fmt.Sprintf("srv-%d", time.Now().UnixNano())
-	cfg.Apps = []config.App{{ID: app, Secret: secret, Name: "server test"}}
+	cfg.Apps = []config.App{{ID: app, Secret: secret, Name: "server test", Users: "any"}}
 	r := start(t, cfg, Options{})
 	if out := r.stdout.String(); out != "" {
 		t.Errorf("Redis mode printed to stdout:\n%s", out)
@@ -419,7 +422,9 @@ func TestConfigErrors(t *testing.T) {
 			cfg := testConfig()
 			tt.edit(&cfg)
 			var logs syncBuffer
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// Generous: on a busy machine the embedded start (dev users' bcrypt
+			// hashes) can take seconds before the listener fails.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			err := RunWith(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), Options{
 				Stdout: io.Discard, RedisWait: 300 * time.Millisecond,
