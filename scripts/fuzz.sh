@@ -19,6 +19,12 @@ targets=(
 	"./client FuzzServerFrame"
 	"./internal/config FuzzLoad"
 	"./admin FuzzRequest"
+	"./admin FuzzIDStringsToNumbers"
+	"./protocol FuzzExactMembers"
+	"./protocol FuzzAttachment"
+	"./domain/group FuzzDecodeQRCode"
+	"./internal/pushcert FuzzResolve"
+	"./pushworker/maker FuzzAnswers"
 )
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
