@@ -103,7 +103,7 @@ func TestConsoleCluster(t *testing.T) {
 		Owned      int    `json:"owned"`
 		Nodes      []node `json:"nodes"`
 	}
-	c := msgDial(t, e, 42, 1)
+	c := msgDial(t, e, usrRegister(t, e, "console_cluster"), 1)
 	// The shared process reports every 5 s: wait for a report that shows
 	// this connection and every partition owned.
 	deadline := time.Now().Add(30 * time.Second)

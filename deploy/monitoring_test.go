@@ -250,7 +250,8 @@ func scrapeDriven(t *testing.T, want []string) map[string]string {
 	cfg.Gateway.Listen, cfg.Metrics.Listen, cfg.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.Admin.PasswordCost = 4
 	cfg.Router.Partitions = 4
-	cfg.Apps = []config.App{{ID: app, Secret: secret, Name: "deploy test", Push: push}}
+	// The load scenarios' users are not registered: any user id acts.
+	cfg.Apps = []config.App{{ID: app, Secret: secret, Name: "deploy test", Users: "any", Push: push}}
 	info := servertest.Run(t, cfg)
 	metricsURL := "http://" + info.MetricsAddr
 

@@ -3,6 +3,8 @@ package pushworker
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/chatgate/chatgate/internal/pushcert"
 )
 
 // FuzzCampaign checks push campaign and payload building on arbitrary
@@ -23,7 +25,7 @@ func FuzzCampaign(f *testing.F) {
 		if json.Unmarshal(body, &c) == nil {
 			if _, err := c.Validate(); err == nil {
 				n := &notification{Campaign: &c, Task: 1 << 53, Badge: 9_999_999_999, HasBadge: true}
-				for _, p := range []string{providerAPNs, providerFCM} {
+				for _, p := range []string{pushcert.APNs, pushcert.FCM} {
 					size, err := n.size(p)
 					if err != nil || size > MaxPayload {
 						t.Fatalf("valid campaign: %s payload %d bytes, %v", p, size, err)
