@@ -66,6 +66,12 @@ test("console: log in, find a user, kick its device", { timeout: 180000 }, async
   // The cluster page lists the embedded process as a gateway.
   await page.click('#tabs button[data-tab="cluster"]');
   await page.waitForFunction(() => document.querySelectorAll("#cluster-gateways tbody tr").length > 0, { timeout: 20000 });
+  // Each process reports every 5 s and the page refreshes as often: a
+  // report taken before the router held its leases says fewer; wait for one
+  // that shows them all.
+  await page
+    .waitForFunction(() => /16 of 16 ingress partitions owned/.test(document.querySelector("#cluster-summary").textContent), { timeout: 60000 })
+    .catch(() => {});
   const summary = await page.$eval("#cluster-summary", (e) => e.textContent);
   assert.match(summary, /16 of 16 ingress partitions owned/);
   await shot("cluster");

@@ -61,7 +61,7 @@ function layoutProblems() {
 
 test("load-test report: no text overflows or overlaps", { timeout: 240000 }, async (t) => {
   const cfg = path.join(out, "report-chatgate.yaml");
-  writeFileSync(cfg, "apps:\n  - id: bench\n    secret: browser-report-test-secret-0123456789\n    name: bench\n");
+  writeFileSync(cfg, "apps:\n  - id: bench\n    secret: browser-report-test-secret-0123456789\n    name: bench\n    users: any\n");
   const srv = await startEmbedded(t, ["-config", cfg]);
   const html = path.join(out, "report.html");
   const args = ["loadtest", "-scenario", "chat", "-ws", srv.ws, "-metrics", srv.ops, "-app", "bench",
