@@ -56,7 +56,7 @@ func startServer(extra ...string) (*Server, error) {
 		return nil, fmt.Errorf("redis-server not found on PATH (apt-get install redis-server): %w", err)
 	}
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +112,9 @@ func (s *Server) Stop() {
 	}
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// server process the test harness starts (redis-server, the S3 server).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find free port: %w", err)

@@ -14,7 +14,6 @@ package s3test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatgate/chatgate/internal/redistest"
 )
 
 // Server is a running S3-compatible server.
@@ -45,7 +46,7 @@ func Start(tb testing.TB) *Server {
 	dir := tb.TempDir()
 	s := &Server{Region: "us-east-1", AccessKey: "chatgatetest", SecretKey: "chatgate-test-secret-key"}
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
+		port, err := redistest.FreePort()
 		if err != nil {
 			tb.Fatalf("s3test: %v", err)
 		}
@@ -137,13 +138,4 @@ func (s *Server) Stop() {
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
