@@ -29,6 +29,13 @@ targets=(
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
 	echo "--- fuzz $name ($pkg, $FUZZTIME)"
-	go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" -parallel=2 "$pkg" 2>&1 | grep -v '^redis-server:' | tail -n 3
-	test "${PIPESTATUS[0]}" -eq 0
+	log="$(mktemp)"
+	if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" -parallel=2 "$pkg" >"$log" 2>&1; then
+		# All of it: the failing input and what the target said of it.
+		grep -v '^redis-server:' "$log"
+		rm -f "$log"
+		exit 1
+	fi
+	grep -v '^redis-server:' "$log" | tail -n 3
+	rm -f "$log"
 done

@@ -54,12 +54,15 @@ func DecodeQRCode(secret []byte, app, s string) (QRCode, error) {
 	if len(parts) != 3 || parts[0] != qrVersion {
 		return QRCode{}, bad
 	}
+	// Each part must be the one spelling of its bytes: the decoder skips
+	// line breaks and ignores trailing bits, and a code with two spellings
+	// could be redeemed twice where codes are compared as strings.
 	mac, err := b64.DecodeString(parts[2])
-	if err != nil || !hmac.Equal(mac, qrMAC(secret, app, parts[1])) {
+	if err != nil || b64.EncodeToString(mac) != parts[2] || !hmac.Equal(mac, qrMAC(secret, app, parts[1])) {
 		return QRCode{}, bad
 	}
 	raw, err := b64.DecodeString(parts[1])
-	if err != nil {
+	if err != nil || b64.EncodeToString(raw) != parts[1] {
 		return QRCode{}, bad
 	}
 	f := strings.Split(string(raw), ":")
