@@ -27,43 +27,12 @@ THREADS="${THREADS:-1}"
 OUT="${OUT:-out/bench-api-$(date +%Y%m%d-%H%M%S)}"
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 
-mkdir -p "$OUT"
-pids=()
-cleanup() {
-	local status=$?
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	exit "$status"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_ready() {
-	for _ in $(seq 1 150); do
-		curl -sf "$1/readyz" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	echo "not ready: $1 (logs in $OUT)" >&2
-	return 1
-}
-
-# cpu_ticks PID prints utime+stime of a process in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-
-echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg), $(go version | cut -d' ' -f3)"
+machine_line
 go build -o bin/chatgate ./cmd/chatgate
-
-if [ -z "${REDIS_ADDR:-}" ]; then
-	port=$(free_port)
-	REDIS_ADDR="127.0.0.1:$port"
-	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning >"$OUT/redis.log" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-fi
+start_redis
 
 API_PORT=$(free_port) API_OPS=$(free_port) RT_OPS=$(free_port)
 SECRET="bench-api-secret-not-for-production-0123456789"

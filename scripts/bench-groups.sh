@@ -26,48 +26,32 @@ WALKS="${WALKS:-20}"
 LIMIT="${LIMIT:-1000}"
 OUT="${OUT:-out/bench-groups-$(date +%Y%m%d-%H%M%S)}"
 
-mkdir -p "$OUT"
-pids=()
-cleanup() {
-	local status=$?
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	exit "$status"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg), $(go version | cut -d' ' -f3)"
+machine_line
 go build -o bin/chatgate ./cmd/chatgate
+start_redis
 
-REDIS_PID=0
-if [ -z "${REDIS_ADDR:-}" ]; then
-	port=$(free_port)
-	REDIS_ADDR="127.0.0.1:$port"
-	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning >"$OUT/redis.log" 2>&1 &
-	REDIS_PID=$!
-	pids+=($REDIS_PID)
-	for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-fi
-
-API_PORT=$(free_port) API_OPS=$(free_port)
+API_PORT=$(free_port) API_OPS=$(free_port) RT_OPS=$(free_port)
 SECRET="bench-groups-secret-not-for-production-0123456789"
-cat >"$OUT/api.yaml" <<YAML
-node: api1
-roles: [admin]
+cat >"$OUT/common.yaml" <<YAML
 redis: {addr: "$REDIS_ADDR"}
-admin: {listen: "127.0.0.1:$API_PORT", rate_limit: 0}
-metrics: {listen: "127.0.0.1:$API_OPS"}
 log: {level: warn}
 apps: [{id: bench, secret: "$SECRET", name: bench}]
 YAML
+# The admin process measured, and a router: every membership change is
+# answered after its notice is routed (docs/api/groups.md), as in production.
+{ echo "node: api1"; echo "roles: [admin]"; echo "metrics: {listen: \"127.0.0.1:$API_OPS\"}"
+  echo "admin: {listen: \"127.0.0.1:$API_PORT\", rate_limit: 0}"; cat "$OUT/common.yaml"; } >"$OUT/api.yaml"
+{ echo "node: rt1"; echo "roles: [router]"; echo "metrics: {listen: \"127.0.0.1:$RT_OPS\"}"; cat "$OUT/common.yaml"; } >"$OUT/router.yaml"
 bin/chatgate serve -config "$OUT/api.yaml" >"$OUT/api.log" 2>&1 &
 API_PID=$!
 pids+=($API_PID)
-for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$API_OPS/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
+bin/chatgate serve -config "$OUT/router.yaml" >"$OUT/router.log" 2>&1 &
+pids+=($!)
+wait_ready "http://127.0.0.1:$API_OPS"
+wait_ready "http://127.0.0.1:$RT_OPS"
 
 go run ./scripts/benchgroups -base "http://127.0.0.1:$API_PORT" -app bench -secret "$SECRET" \
 	-redis "$REDIS_ADDR" -api-pid "$API_PID" -redis-pid "$REDIS_PID" \
